@@ -1,0 +1,2535 @@
+"""Tests for zjwt and its demo server, in the order of zjwt.py's sections.
+
+Everything runs without network access and without ../shared: the Wycheproof
+and RFC vector tests skip with a reason when ../shared/vectors is absent, and
+the tests that need `cryptography`, PyJWT or joserfc skip without them.  HTTP is
+always real: servers on 127.0.0.1, port 0, started and stopped here.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import http.client
+import importlib.util
+import io
+import json
+import logging
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+import wsgiref.simple_server
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import server
+import zjwt
+
+HERE = Path(__file__).resolve().parent
+VECTORS = HERE.parent / "shared" / "vectors"
+needs_vectors = pytest.mark.skipif(
+    not VECTORS.is_dir(),
+    reason="../shared/vectors is absent: it sits beside the repository in the development workspace",
+)
+HAS_CRYPTOGRAPHY = importlib.util.find_spec("cryptography") is not None
+needs_cryptography = pytest.mark.skipif(not HAS_CRYPTOGRAPHY, reason="cryptography is not installed")
+BACKENDS = ["pure", pytest.param("cryptography", marks=needs_cryptography)]
+
+ISSUER = "https://my-api-a32f34.zuplo.api/__zuplo/issuer"
+NOW = 1_800_000_000  # 2027-01-15T08:00:00Z: every test that verifies claims uses this fixed clock
+HASHES = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
+DIGEST_INFO = {  # RFC 8017 9.2 note 1, written out here independently of zjwt
+    "sha1": bytes.fromhex("3021300906052b0e03021a05000414"),
+    "sha256": bytes.fromhex("3031300d060960864801650304020105000420"),
+    "sha384": bytes.fromhex("3041300d060960864801650304020205000430"),
+    "sha512": bytes.fromhex("3051300d060960864801650304020305000440"),
+}
+
+
+# ---------------------------------------------------------------------------
+# Helpers: a clock, keys, a pure-Python signer of our own, tokens, verifiers.
+# ---------------------------------------------------------------------------
+
+
+class Clock:
+    """A clock the tests move by hand."""
+
+    def __init__(self, now: float = NOW):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture(scope="session")
+def key() -> dict:
+    return server.generate_rsa_key()
+
+
+@pytest.fixture(scope="session")
+def other_key() -> dict:
+    return server.generate_rsa_key()
+
+
+def b64(data: bytes | str) -> str:
+    """Return unpadded base64url of data."""
+    return base64.urlsafe_b64encode(data.encode() if isinstance(data, str) else data).rstrip(b"=").decode()
+
+
+def jwk(key: dict, kid: str | None = "k1", **members) -> dict:
+    """Return the public JWK of key, with no alg or use unless given."""
+    public = {"kty": "RSA", "n": server.b64url_uint(key["n"]), "e": server.b64url_uint(key["e"])}
+    if kid is not None:
+        public["kid"] = kid
+    return {**public, **members}
+
+
+def size(key: dict) -> int:
+    return (key["n"].bit_length() + 7) // 8
+
+
+def raw_sign(key: dict, em: bytes | int) -> bytes:
+    """Return the RSA signature primitive applied to an encoded message: no padding logic at all."""
+    m = em if isinstance(em, int) else int.from_bytes(em, "big")
+    return server.rsa_private(key, m).to_bytes(size(key), "big")
+
+
+def pkcs1_em(
+    hash_name: str, data: bytes, k: int, *, digest_info=None, ps=None, trailer=b"", block=b"\x00\x01"
+) -> bytes:
+    """Return an EMSA-PKCS1-v1_5 block for data, optionally wrong in one place."""
+    t = (
+        (DIGEST_INFO[hash_name] if digest_info is None else digest_info)
+        + hashlib.new(hash_name, data).digest()
+        + trailer
+    )
+    ps = b"\xff" * (k - len(t) - 3) if ps is None else ps  # by default the padding fills what is left
+    em = block + ps + b"\x00" + t
+    assert len(em) == k, "a test encoding must fill the modulus exactly"
+    return em
+
+
+def signer_mgf1(seed: bytes, length: int, hash_new) -> bytes:
+    """MGF1 written out for the signer (RFC 8017 B.2.1)."""
+    out = b""
+    counter = 0
+    while len(out) < length:
+        out += hash_new(seed + counter.to_bytes(4, "big")).digest()
+        counter += 1
+    return out[:length]
+
+
+def pss_em(data: bytes, em_bits: int, hash_new, salt_len: int, mgf_hash=None) -> bytes:
+    """Return an EMSA-PSS encoding of data (RFC 8017 9.1.1), with any salt length and MGF hash."""
+    digest = hash_new(data).digest()
+    salt = os.urandom(salt_len)
+    h = hash_new(bytes(8) + digest + salt).digest()
+    em_len = (em_bits + 7) // 8
+    db = bytes(em_len - salt_len - len(h) - 2) + b"\x01" + salt
+    masked = bytes(a ^ b for a, b in zip(db, signer_mgf1(h, len(db), mgf_hash or hash_new), strict=True))
+    masked = bytes([masked[0] & (0xFF >> (8 * em_len - em_bits))]) + masked[1:]
+    return masked + h + b"\xbc"
+
+
+def sign(key: dict, alg: str, data: bytes, *, salt_len: int | None = None, mgf_hash=None) -> bytes:
+    """Return an alg signature of data made with key, by our own test signer."""
+    hash_new = HASHES[alg[2:]]
+    if alg.startswith("RS"):
+        return raw_sign(key, pkcs1_em(hash_new().name, data, size(key)))
+    salt = hash_new().digest_size if salt_len is None else salt_len
+    return raw_sign(key, pss_em(data, key["n"].bit_length() - 1, hash_new, salt, mgf_hash))
+
+
+def claims(**changes) -> dict:
+    """Return valid claims for ISSUER at NOW, with changes (a value of ... removes the claim)."""
+    base = {"iss": ISSUER, "sub": "user-1", "exp": NOW + 600, "iat": NOW - 10}
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not ...}
+
+
+def make_token(
+    key: dict, payload: dict | bytes | None = None, header: dict | bytes | None = None, alg="RS256", kid="k1"
+) -> str:
+    """Return a token with the given header and payload (JSON objects, or raw bytes), signed by key."""
+    if header is None:
+        header = {"alg": alg, **({"kid": kid} if kid is not None else {})}
+    payload = claims() if payload is None else payload
+    raw = [part if isinstance(part, bytes) else json.dumps(part).encode() for part in (header, payload)]
+    signing_input = b64(raw[0]) + "." + b64(raw[1])
+    return signing_input + "." + b64(sign(key, alg, signing_input.encode()))
+
+
+def make_verifier(key: dict | None = None, jwks: dict | None = None, **options) -> zjwt.Verifier:
+    """Return a Verifier for ISSUER holding key's JWK (kid k1) in memory, at the fixed clock."""
+    options.setdefault("clock", Clock())
+    return zjwt.Verifier(ISSUER, jwks=jwks or {"keys": [jwk(key)]}, **options)
+
+
+def replace_segment(token: str, index: int, value: str) -> str:
+    parts = token.split(".")
+    parts[index] = value
+    return ".".join(parts)
+
+
+# ---------------------------------------------------------------------------
+# Errors: status, RFC 6750 code and challenge, readable messages.
+# ---------------------------------------------------------------------------
+
+
+def test_invalid_token_errors_carry_401_and_an_rfc6750_challenge():
+    error = zjwt.ExpiredToken('token expired at 2026-11-28T10:00:00Z, 63 s ago "quoted" \\ é')
+    assert isinstance(error, zjwt.InvalidToken) and isinstance(error, zjwt.AuthError)
+    assert error.status == 401 and error.error == "invalid_token"
+    assert error.www_authenticate() == (
+        'Bearer realm="api", error="invalid_token", '
+        'error_description="token expired at 2026-11-28T10:00:00Z, 63 s ago ?quoted? ? ?"'
+    )
+
+
+def test_missing_token_has_a_challenge_without_error_code():
+    error = zjwt.MissingToken("no bearer token")
+    assert error.status == 401 and error.error is None
+    assert error.www_authenticate(realm="shop") == 'Bearer realm="shop"'
+
+
+def test_key_set_unavailable_is_503_with_retry_after_and_no_challenge():
+    error = zjwt.KeySetUnavailable("keys unavailable", retry_after=30)
+    assert error.status == 503 and error.retry_after == 30 and error.www_authenticate() is None
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        zjwt.MalformedToken,
+        zjwt.DisallowedAlgorithm,
+        zjwt.UnknownKey,
+        zjwt.InvalidSignature,
+        zjwt.ExpiredToken,
+        zjwt.TokenNotYetValid,
+        zjwt.InvalidIssuer,
+        zjwt.InvalidAudience,
+        zjwt.MissingClaim,
+    ],
+)
+def test_every_token_rejection_is_an_invalid_token(cls):
+    assert issubclass(cls, zjwt.InvalidToken) and cls("x").status == 401
+
+
+# ---------------------------------------------------------------------------
+# Encoding: strict base64url and strict JSON.
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [("QQ", b"A"), ("QUI", b"AB"), ("QUJD", b"ABC"), ("-_-_", b"\xfb\xff\xbf")])
+def test_b64url_decode_accepts_canonical_unpadded_base64url(text, expected):
+    assert zjwt.b64url_decode(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("", "empty"),
+        ("QQ==", "Only base64 data"),
+        ("QR", "non-canonical"),
+        ("QUJ", "non-canonical"),
+        ("QUJDR", "impossible length"),
+        ("+/+/", "Only base64 data"),
+        ("QQ Q", "Only base64 data"),
+        ("QQ!!", "Only base64 data"),
+        ("QUé", "'ascii' codec"),
+        ("QQ\nQ", "Only base64 data"),
+    ],
+)
+def test_b64url_decode_rejects_everything_else(text, reason):
+    with pytest.raises(ValueError, match=reason):
+        zjwt.b64url_decode(text)
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b'{"a":1,"a":2}', "duplicate"),
+        (b'{"a":NaN}', "NaN"),
+        (b'{"a":-Infinity}', "Infinity"),
+        (b'{"a":1e999}', "out of range"),
+        (b"\xef\xbb\xbf{}", "Expecting value"),  # a UTF-8 BOM is not JSON text
+        ('{"a":1}'.encode("utf-16"), "utf-8"),
+        (b'{"a":"\\ud800"}', "surrogate"),
+        (b"[" * 5000 + b"]" * 5000, "nested"),
+        (b"[" * 33 + b"]" * 33, "nested more than 32 levels"),
+        (b'{"a":' + b"9" * 5000 + b"}", "digits"),
+    ],
+)
+def test_parse_json_rejects_what_parsers_disagree_on(data, reason):
+    with pytest.raises(ValueError, match=reason):
+        zjwt.parse_json(data)
+
+
+def test_parse_json_keeps_escaped_surrogate_pairs():
+    assert zjwt.parse_json(b'{"e":"\\ud83d\\ude00"}') == {"e": "\U0001f600"}
+
+
+# ---------------------------------------------------------------------------
+# Keys: JWK to key, key policy, key sets.
+# ---------------------------------------------------------------------------
+
+
+def test_key_from_jwk_reads_n_and_e(key):
+    public = zjwt.key_from_jwk(jwk(key, alg="RS256", use="sig", key_ops=["verify"]))
+    assert (public.n, public.e, public.kid, public.alg, public.size) == (key["n"], 65537, "k1", "RS256", 256)
+    assert (public.native is not None) == HAS_CRYPTOGRAPHY
+
+
+def test_public_exponent_3_is_allowed_by_policy(key):
+    zjwt.check_key_policy(key["n"], 3)  # Wycheproof marks e = 3 valid; encode-and-compare defeats forgeries
+
+
+def test_key_set_parses_each_key_once_and_keeps_unchanged_keys_across_refreshes(key, other_key):
+    first = zjwt.parse_key_set({"keys": [jwk(key), jwk(other_key, "k2")]})
+    second = zjwt.parse_key_set({"keys": [jwk(key), jwk(other_key, "k3")]}, previous=first)
+    assert first.lookup["k1", "RS256"] is second.lookup["k1", "RS256"]  # same object: cached tokens stay valid
+    assert first.lookup["k2", "RS256"] not in second.keys
+    assert second.kids == {"k1", "k3"}
+
+
+def test_key_set_without_usable_keys_is_an_error_naming_why(key):
+    with pytest.raises(ValueError, match=r"no usable RSA signing key.*kty 'EC' is not RSA"):
+        zjwt.parse_key_set({"keys": [{"kty": "EC", "kid": "ec1"}]})
+
+
+def test_unusable_keys_are_skipped_with_a_debug_log(key, caplog):
+    with caplog.at_level(logging.DEBUG, logger="zjwt"):
+        key_set = zjwt.parse_key_set({"keys": [jwk(key), jwk(key, "enc", use="enc")]})
+    assert key_set.kids == {"k1"}
+    assert "skipping key 'enc': use 'enc' is not 'sig'" in caplog.text
+
+
+def test_token_without_kid_uses_the_only_key_for_its_alg(key, other_key):
+    key_set = zjwt.parse_key_set({"keys": [jwk(key, alg="RS256"), jwk(other_key, "k2", alg="PS256")]})
+    assert zjwt.find_key(key_set, None, "RS256").kid == "k1"
+    assert zjwt.find_key(key_set, None, "PS256").kid == "k2"
+
+
+# ---------------------------------------------------------------------------
+# Signatures: Wycheproof, RFC examples, malformed encodings, both backends agree.
+# ---------------------------------------------------------------------------
+
+
+def wycheproof_files() -> list:
+    if not VECTORS.is_dir():
+        return [pytest.param(None, marks=needs_vectors, id="absent")]
+    return [pytest.param(path, id=path.stem) for path in sorted((VECTORS / "wycheproof").glob("*.json"))]
+
+
+def wycheproof_results(path: Path, backend: str) -> list[tuple[int, str, bool, list]]:
+    """Return (tcId, expected result, verified?, flags) for every test in a Wycheproof file."""
+    document = json.loads(path.read_text())
+    results = []
+    for group in document["testGroups"]:
+        public = zjwt.key_from_jwk(group.get("keyJwk") or group["publicKeyJwk"])  # the real path: JWK, policy
+        alg = (group.get("keyJwk") or group["publicKeyJwk"])["alg"]
+        for case in group["tests"]:
+            ok = zjwt.verify_signature(alg, public, bytes.fromhex(case["msg"]), bytes.fromhex(case["sig"]), backend)
+            results.append((case["tcId"], case["result"], ok, case["flags"]))
+    return results
+
+
+@pytest.mark.parametrize("path", wycheproof_files())
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_b12_wycheproof_valid_accepted_invalid_and_acceptable_rejected(path, backend):
+    results = wycheproof_results(path, backend)
+    disagreements = [(tc, expected, flags) for tc, expected, ok, flags in results if ok != (expected == "valid")]
+    assert not disagreements, f"{len(disagreements)} of {len(results)} disagree: {disagreements[:5]}"
+    acceptable = [flags for _, expected, _, flags in results if expected == "acceptable"]
+    assert all(flags == ["MissingNull"] for flags in acceptable), "only MissingNull is acceptable, and we reject it"
+
+
+@needs_cryptography
+@pytest.mark.parametrize("path", wycheproof_files())
+def test_both_backends_give_the_same_answer_on_every_wycheproof_vector(path):
+    pure = [ok for _, _, ok, _ in wycheproof_results(path, "pure")]
+    assert pure == [ok for _, _, ok, _ in wycheproof_results(path, "cryptography")]
+
+
+def rfc_vector(name: str) -> dict:
+    return json.loads((VECTORS / name).read_text())
+
+
+@needs_vectors
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rfc7515_a2_example_verifies_with_the_clock_before_its_expiry(backend):
+    vector = rfc_vector("rfc7515_a2.json")
+    verifier = zjwt.Verifier("joe", jwks={"keys": [vector["jwk"]]}, backend=backend, clock=Clock(1300819379))
+    assert verifier.verify(vector["token"]) == vector["payload"]
+    with pytest.raises(zjwt.ExpiredToken, match="expired at 2011-03-22T18:43:00Z, 1 s ago"):
+        zjwt.Verifier("joe", jwks={"keys": [vector["jwk"]]}, backend=backend, clock=Clock(1300819381)).verify(
+            vector["token"]
+        )
+
+
+@needs_vectors
+@pytest.mark.parametrize("name, alg", [("rfc7520_4_1.json", "RS256"), ("rfc7520_4_2.json", "PS384")])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rfc7520_examples_have_valid_signatures_but_are_not_jwts(name, alg, backend):
+    vector = rfc_vector(name)
+    header, payload, signature = vector["token"].split(".")
+    public = zjwt.key_from_jwk(vector["jwk"])
+    signing_input = f"{header}.{payload}".encode()
+    assert zjwt.verify_signature(alg, public, signing_input, zjwt.b64url_decode(signature), backend)
+    verifier = zjwt.Verifier("joe", jwks={"keys": [vector["jwk"]]}, algorithms=(alg,), backend=backend)
+    with pytest.raises(zjwt.MalformedToken, match="payload is not JSON"):
+        verifier.verify(vector["token"])
+
+
+@pytest.mark.parametrize("alg", list(zjwt.ALGORITHMS))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_algorithm_verifies_our_signer_and_rejects_a_flipped_bit(key, alg, backend):
+    public = zjwt.key_from_jwk(jwk(key))
+    signature = sign(key, alg, b"message")
+    assert zjwt.verify_signature(alg, public, b"message", signature, backend)
+    flipped = bytes([signature[0] ^ 1]) + signature[1:]
+    assert not zjwt.verify_signature(alg, public, b"message", flipped, backend)
+    assert not zjwt.verify_signature(alg, public, b"messagE", signature, backend)
+
+
+def malformed_pkcs1_encodings(k: int, data: bytes) -> dict[str, bytes]:
+    """Return RS256 encodings of data that are each wrong in exactly one place."""
+    t_len = 19 + 32  # DigestInfo and SHA-256 hash
+    info = bytes.fromhex
+    return {
+        "SHA-1 OID with SHA-256 lengths": pkcs1_em(
+            "sha256", data, k, digest_info=info("302d300906052b0e03021a05000420")
+        ),
+        "wrong OID arc": pkcs1_em(
+            "sha256", data, k, digest_info=DIGEST_INFO["sha256"].replace(b"\x04\x02\x01", b"\x04\x02\x02")
+        ),
+        "missing NULL": pkcs1_em("sha256", data, k, digest_info=info("302f300b0609608648016503040201") + b"\x04\x20"),
+        "BER long-form length": pkcs1_em(
+            "sha256", data, k, digest_info=info("308131300d060960864801650304020105000420")
+        ),
+        "NULL as 05 81 00": pkcs1_em("sha256", data, k, digest_info=info("3032300e06096086480165030402010581000420")),
+        "short padding": pkcs1_em("sha256", data, k, ps=b"\xff" * 7, trailer=bytes(k - 3 - 7 - t_len)),
+        "bytes after the hash": pkcs1_em("sha256", data, k, trailer=b"\x00\x00\x00\x00"),
+        "block type 02": pkcs1_em("sha256", data, k, block=b"\x00\x02"),
+        "non-FF padding byte": pkcs1_em(
+            "sha256", data, k, ps=b"\xff" * 100 + b"\xfe" + b"\xff" * (k - 3 - t_len - 101)
+        ),
+        "no DigestInfo (bare hash)": pkcs1_em("sha256", data, k, digest_info=b""),
+    }
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_malformed_pkcs1_encodings_signed_with_the_private_key_are_rejected(key, backend):
+    public = zjwt.key_from_jwk(jwk(key))
+    encodings = malformed_pkcs1_encodings(size(key), b"payload")
+    for name, em in encodings.items():
+        assert not zjwt.verify_signature("RS256", public, b"payload", raw_sign(key, em), backend), name
+    # The same signer with the correct encoding passes: the rejections above are the encodings' fault.
+    assert zjwt.verify_signature(
+        "RS256", public, b"payload", raw_sign(key, pkcs1_em("sha256", b"payload", size(key))), backend
+    )
+
+
+# ---------------------------------------------------------------------------
+# Verifier: configuration, the happy path, messages.
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def verifier(key) -> zjwt.Verifier:
+    return make_verifier(key, algorithms=tuple(zjwt.ALGORITHMS))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("alg", list(zjwt.ALGORITHMS))
+def test_a_valid_token_returns_its_claims(key, alg, backend):
+    verifier = make_verifier(key, algorithms=(alg,), backend=backend)
+    assert verifier.verify(make_token(key, alg=alg)) == claims()
+    assert verifier.verify(make_token(key, alg=alg).encode()) == claims()  # bytes too
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"issuer": ""}, "issuer must be a non-empty string"),
+        ({"algorithms": ("RS256", "HS256")}, "unsupported algorithms"),
+        ({"algorithms": ("none",)}, "unsupported algorithms"),
+        ({"algorithms": "RS256"}, "non-empty list"),
+        ({"algorithms": ()}, "non-empty list"),
+        ({"audience": ""}, "audience must be"),
+        ({"audience": []}, "at least one audience"),
+        ({"leeway": -1}, "leeway"),
+        ({"leeway": float("nan")}, "leeway"),
+        ({"required_claims": "exp"}, "required_claims"),
+        ({"required_claims": ("aud",)}, "requiring 'aud' needs audience"),
+        ({"backend": "openssl"}, "backend must be"),
+        ({"jwks_uri": "http://issuer.example/jwks.json"}, "must use https"),
+        ({"jwks_uri": "ftp://127.0.0.1/jwks.json"}, "must use https"),
+        ({"jwks_uri": "https://a.example/j", "jwks": {"keys": []}}, "at most one of"),
+        ({"issuer": "joe"}, "cannot fetch keys from issuer 'joe'"),
+        ({"jwks": {"keys": []}}, "no usable RSA signing key"),
+        ({"cache_size": -1}, "cache_size"),
+    ],
+)
+def test_bad_configuration_is_a_value_error_at_construction(options, message):
+    options = {"issuer": ISSUER, **options}
+    with pytest.raises(ValueError, match=message):
+        zjwt.Verifier(options.pop("issuer"), **options)
+
+
+def test_cryptography_backend_without_the_package_is_a_value_error():
+    if HAS_CRYPTOGRAPHY:
+        assert zjwt.Verifier(ISSUER, backend="cryptography").backend == "cryptography"
+    else:
+        with pytest.raises(ValueError, match="pip install cryptography"):
+            zjwt.Verifier(ISSUER, backend="cryptography")
+
+
+def test_default_jwks_uri_is_the_issuers_well_known_path():
+    assert zjwt.Verifier(ISSUER).key_source.uri == ISSUER + "/.well-known/jwks.json"
+    assert zjwt.Verifier("https://tenant.auth0.com/").key_source.uri == "https://tenant.auth0.com/.well-known/jwks.json"
+    assert zjwt.Verifier(ISSUER, jwks_uri="http://[::1]:8080/k").key_source.uri == "http://[::1]:8080/k"
+
+
+def test_default_backend_is_cryptography_when_installed():
+    assert zjwt.Verifier(ISSUER).backend == ("cryptography" if HAS_CRYPTOGRAPHY else "pure")
+
+
+def test_leeway_accepts_recently_expired_and_almost_valid_tokens(key):
+    verifier = make_verifier(key, leeway=30)
+    assert verifier.verify(make_token(key, claims(exp=NOW - 29)))["exp"] == NOW - 29
+    assert verifier.verify(make_token(key, claims(nbf=NOW + 29, iat=NOW + 29)))["nbf"] == NOW + 29
+    with pytest.raises(zjwt.ExpiredToken):
+        verifier.verify(make_token(key, claims(exp=NOW - 30)))
+
+
+def test_authenticate_reads_the_bearer_scheme_case_insensitively(key, verifier):
+    token = make_token(key)
+    assert verifier.authenticate("Bearer " + token) == claims()
+    assert verifier.authenticate("bearer   " + token) == claims()
+
+
+@pytest.mark.parametrize(
+    "header, error, code",
+    [
+        (None, zjwt.MissingToken, None),
+        ("", zjwt.MissingToken, None),
+        ("Basic dXNlcjpwYXNz", zjwt.MissingToken, None),
+        ("Bearer", zjwt.InvalidRequest, "invalid_request"),
+        ("Bearer ", zjwt.InvalidRequest, "invalid_request"),
+        ("Bearer not-a-jwt", zjwt.MalformedToken, "invalid_token"),
+        ("Bearer a.b.c d", zjwt.MalformedToken, "invalid_token"),
+    ],
+)
+def test_authenticate_rejects_missing_and_malformed_credentials(verifier, header, error, code):
+    with pytest.raises(error) as raised:
+        verifier.authenticate(header)
+    assert raised.value.error == code
+
+
+def test_messages_say_what_and_when(key, verifier):
+    with pytest.raises(zjwt.ExpiredToken) as raised:
+        verifier.verify(make_token(key, claims(exp=NOW - 63)))
+    assert raised.value.message == "token expired at 2027-01-15T07:58:57Z, 63 s ago"
+    with pytest.raises(zjwt.TokenNotYetValid, match=r"not valid before 2027-01-15T08:01:40Z, 100 s from now"):
+        verifier.verify(make_token(key, claims(nbf=NOW + 100)))
+    with pytest.raises(zjwt.InvalidAudience, match=r"set Verifier\(audience=\.\.\.\)"):
+        verifier.verify(make_token(key, claims(aud="orders-api")))
+
+
+# ---------------------------------------------------------------------------
+# ATTACKS.md, one named test per case (test_<id>_...). Each asserts the specific
+# error, so removing the check that stops the attack makes the test fail.
+# ---------------------------------------------------------------------------
+
+# A. Algorithm handling
+
+
+def test_a1_alg_none_with_empty_signature_is_rejected(key, verifier):
+    token = b64('{"alg":"none"}') + "." + b64(json.dumps(claims())) + "."
+    with pytest.raises(zjwt.DisallowedAlgorithm, match="'none' is not allowed"):
+        verifier.verify(token)
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
+@pytest.mark.parametrize("with_signature", [False, True])
+def test_a2_alg_none_in_any_case_is_rejected(key, verifier, alg, with_signature):
+    token = b64(json.dumps({"alg": alg})) + "." + b64(json.dumps(claims())) + "." + ("c2ln" if with_signature else "")
+    with pytest.raises(zjwt.DisallowedAlgorithm):
+        verifier.verify(token)
+
+
+def test_a3_alg_none_with_a_valid_rs256_signature_is_rejected(key, verifier):
+    signing_input = b64('{"alg":"none","kid":"k1"}') + "." + b64(json.dumps(claims()))
+    token = signing_input + "." + b64(sign(key, "RS256", signing_input.encode()))
+    with pytest.raises(zjwt.DisallowedAlgorithm):
+        verifier.verify(token)
+
+
+def test_a4_hs256_signed_with_the_public_key_as_secret_is_rejected(key, verifier):
+    public = jwk(key)
+    secrets_tried = [json.dumps(public).encode(), key["n"].to_bytes(size(key), "big"), b"", b"0"]
+    if HAS_CRYPTOGRAPHY:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        pub = rsa.RSAPublicNumbers(key["e"], key["n"]).public_key()
+        for encoding, fmt in [
+            (serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
+            (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo),
+            (serialization.Encoding.PEM, serialization.PublicFormat.PKCS1),
+        ]:
+            secrets_tried.append(pub.public_bytes(encoding, fmt))
+    for secret in secrets_tried:
+        signing_input = b64('{"alg":"HS256","kid":"k1"}') + "." + b64(json.dumps(claims()))
+        mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+        with pytest.raises(zjwt.DisallowedAlgorithm, match="'HS256' is not allowed"):
+            verifier.verify(signing_input + "." + b64(mac))
+    with pytest.raises(ValueError, match="unsupported algorithms"):
+        make_verifier(key, algorithms=("HS256",))
+
+
+@pytest.mark.parametrize("alg", ["HS512", "ES256", "EdDSA", "RSA1_5", "dir", "RSA-OAEP"])
+def test_a5_algorithms_zjwt_does_not_implement_are_rejected(key, verifier, alg):
+    token = make_token(key, header={"alg": alg, "kid": "k1"}, alg="RS256")
+    with pytest.raises(zjwt.DisallowedAlgorithm):
+        verifier.verify(token)
+
+
+def test_a6_header_without_alg_is_rejected_without_falling_back(key, verifier):
+    with pytest.raises(zjwt.MalformedToken, match="no 'alg'"):
+        verifier.verify(make_token(key, header={"typ": "JWT", "kid": "k1"}))
+
+
+@pytest.mark.parametrize("alg", [None, ["RS256"], {"RS256": 1}, 256, True])
+def test_a7_alg_that_is_not_a_string_is_rejected(key, verifier, alg):
+    with pytest.raises(zjwt.MalformedToken, match="no 'alg' string"):
+        verifier.verify(make_token(key, header={"alg": alg, "kid": "k1"}))
+
+
+@pytest.mark.parametrize("alg", ["RS256 ", "rs256", "RS256\u0000", "RS2566", "RSA256", " RS256"])
+def test_a8_alg_is_matched_exactly_and_case_sensitively(key, verifier, alg):
+    with pytest.raises(zjwt.DisallowedAlgorithm):
+        verifier.verify(make_token(key, header={"alg": alg, "kid": "k1"}))
+
+
+@pytest.mark.parametrize("key_alg, token_alg", [("RS256", "RS384"), ("PS256", "RS256"), ("RS256", "PS256")])
+def test_a9_an_allowed_alg_that_the_key_is_not_for_is_rejected(key, key_alg, token_alg):
+    verifier = make_verifier(jwks={"keys": [jwk(key, alg=key_alg)]}, algorithms=tuple(zjwt.ALGORITHMS))
+    with pytest.raises(zjwt.UnknownKey, match=f"key 'k1' .* is not for {token_alg}"):
+        verifier.verify(make_token(key, alg=token_alg))
+    assert verifier.verify(make_token(key, alg=key_alg)) == claims()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a10_signature_of_the_other_rsa_scheme_is_rejected(key, backend):
+    verifier = make_verifier(key, algorithms=("RS256", "PS256"), backend=backend)
+    for header_alg, signing_alg in [("RS256", "PS256"), ("PS256", "RS256")]:
+        signing_input = b64(json.dumps({"alg": header_alg, "kid": "k1"})) + "." + b64(json.dumps(claims()))
+        token = signing_input + "." + b64(sign(key, signing_alg, signing_input.encode()))
+        with pytest.raises(zjwt.InvalidSignature):
+            verifier.verify(token)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "salt_len, mgf_hash", [(0, None), (20, None), (64, None), (32, hashlib.sha1), (32, hashlib.sha512)]
+)
+def test_a11_pss_with_another_salt_length_or_mgf_hash_is_rejected(key, backend, salt_len, mgf_hash):
+    public = zjwt.key_from_jwk(jwk(key))
+    signature = sign(key, "PS256", b"message", salt_len=salt_len, mgf_hash=mgf_hash)
+    assert not zjwt.verify_signature("PS256", public, b"message", signature, backend)
+    assert zjwt.verify_signature("PS256", public, b"message", sign(key, "PS256", b"message"), backend)
+
+
+def test_a12_an_algorithm_the_application_did_not_allow_is_rejected(key):
+    verifier = make_verifier(key)  # RS256 only, the default
+    with pytest.raises(zjwt.DisallowedAlgorithm, match=r"'PS512' is not allowed \(allowed: RS256\)"):
+        verifier.verify(make_token(key, alg="PS512"))
+
+
+# B. Signature bytes
+
+
+def test_b1_empty_signature_segment_is_rejected(key, verifier):
+    with pytest.raises(zjwt.MalformedToken, match="signature is not base64url"):
+        verifier.verify(replace_segment(make_token(key), 2, ""))
+
+
+def test_b2_two_segments_are_rejected(key, verifier):
+    with pytest.raises(zjwt.MalformedToken, match="this token has 2"):
+        verifier.verify(make_token(key).rsplit(".", 1)[0])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_b3_truncated_signatures_are_rejected(key, backend):
+    verifier = make_verifier(key, backend=backend)
+    token = make_token(key)
+    signature = zjwt.b64url_decode(token.split(".")[2])
+    for cut in [signature[:-1], signature[:6], signature[1:]]:
+        with pytest.raises(zjwt.InvalidSignature):
+            verifier.verify(replace_segment(token, 2, b64(cut)))
+
+
+@pytest.fixture(scope="session")
+def signature_with_leading_zero(key) -> tuple[bytes, bytes]:
+    """Return (signing input, valid RS256 signature whose first byte is 0)."""
+    for i in range(5000):
+        data = f"message {i}".encode()
+        signature = sign(key, "RS256", data)
+        if signature[0] == 0:
+            return data, signature
+    pytest.fail("no signature with a leading zero byte in 5000 tries")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_b4_valid_signature_with_its_leading_zero_removed_is_rejected(key, signature_with_leading_zero, backend):
+    data, signature = signature_with_leading_zero
+    public = zjwt.key_from_jwk(jwk(key))
+    assert zjwt.verify_signature("RS256", public, data, signature, backend)
+    assert not zjwt.verify_signature("RS256", public, data, signature[1:], backend)  # same integer, k-1 bytes
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_b5_valid_signature_with_an_extra_leading_zero_is_rejected(key, backend):
+    public = zjwt.key_from_jwk(jwk(key))
+    signature = sign(key, "RS256", b"message")
+    assert not zjwt.verify_signature("RS256", public, b"message", b"\x00" + signature, backend)  # same integer
+
+
+def test_b6_megabytes_of_signature_are_rejected_before_any_arithmetic(key, verifier):
+    token = make_token(key)
+    started = time.perf_counter()
+    with pytest.raises(zjwt.MalformedToken, match="longer than 8192 bytes"):
+        verifier.verify(replace_segment(token, 2, "A" * 4_000_000))
+    assert time.perf_counter() - started < 0.5
+    public = zjwt.key_from_jwk(jwk(key))
+    assert not zjwt.verify_signature("RS256", public, b"x", b"\x01" * 1_000_000, "pure")  # length check first
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_b7_signature_values_out_of_range_or_trivial_are_rejected(key, backend):
+    public = zjwt.key_from_jwk(jwk(key))
+    n, k = key["n"], size(key)
+    for s in [0, 1, n - 1, n, n + 1, 2 ** (8 * k) - 1]:
+        assert not zjwt.verify_signature("RS256", public, b"message", s.to_bytes(k, "big"), backend), s
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_b8_signature_plus_modulus_is_rejected(key, backend):
+    public = zjwt.key_from_jwk(jwk(key))
+    n, k = key["n"], size(key)
+    for i in range(200):  # find a valid s for which s + n still fits in k bytes
+        data = f"message {i}".encode()
+        s = int.from_bytes(sign(key, "RS256", data), "big")
+        if s + n < 2 ** (8 * k):
+            break
+    assert zjwt.verify_signature("RS256", public, data, s.to_bytes(k, "big"), backend)
+    assert not zjwt.verify_signature("RS256", public, data, (s + n).to_bytes(k, "big"), backend)
+
+
+def test_b9_valid_signature_over_another_header_or_payload_is_rejected(key, verifier):
+    token = make_token(key)
+    other = make_token(key, claims(sub="admin"))
+    with pytest.raises(zjwt.InvalidSignature):
+        verifier.verify(replace_segment(token, 1, other.split(".")[1]))
+    other_header = make_token(key, header={"alg": "RS256", "kid": "k1", "typ": "JWT"})
+    with pytest.raises(zjwt.InvalidSignature):
+        verifier.verify(replace_segment(token, 0, other_header.split(".")[0]))
+
+
+def test_b10_payload_reencoded_with_the_same_json_is_rejected(key, verifier):
+    token = make_token(key, claims())
+    for same_json in [
+        json.dumps(claims(), indent=1),
+        json.dumps(claims(), separators=(",", ":")),
+        json.dumps(dict(reversed(claims().items()))),
+    ]:
+        with pytest.raises(zjwt.InvalidSignature):
+            verifier.verify(replace_segment(token, 1, b64(same_json)))
+
+
+def test_b11_signature_by_another_issuers_key_is_rejected(key, other_key, verifier):
+    with pytest.raises(zjwt.InvalidSignature):
+        verifier.verify(make_token(other_key))  # same kid, same claims, other key
+
+
+# (B12, the Wycheproof corpus, is test_b12_wycheproof_... in the signature section.)
+
+# C. PKCS#1 v1.5 forgeries
+
+
+def bleichenbacher_forgery(n: int, data: bytes) -> bytes:
+    """Return a signature made WITHOUT the private key for an e = 3 key: a cube root with garbage at the end."""
+    k = (n.bit_length() + 7) // 8
+    prefix = b"\x00\x01\xff\xff\xff\xff\xff\xff\xff\xff\x00" + DIGEST_INFO["sha256"] + hashlib.sha256(data).digest()
+    target = int.from_bytes(prefix + b"\xff" * (k - len(prefix)), "big")  # the garbage may be anything
+    root = _integer_cube_root(target)
+    assert (root**3).to_bytes(k, "big").startswith(prefix), (
+        "the forgery is real: its cube starts with a valid-looking prefix"
+    )
+    return root.to_bytes(k, "big")
+
+
+def _integer_cube_root(x: int) -> int:
+    lo, hi = 0, 1 << ((x.bit_length() + 2) // 3 + 1)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if mid**3 <= x else (lo, mid - 1)
+    return lo
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_c1_bleichenbacher_forgery_on_an_e3_key_is_rejected(backend):
+    n = secrets.randbits(2048) | (1 << 2047) | 1  # any odd 2048-bit modulus: the forger needs no factors
+    e3_jwks = {"keys": [{"kty": "RSA", "kid": "k1", "n": server.b64url_uint(n), "e": "Aw"}]}
+    verifier = make_verifier(jwks=e3_jwks, backend=backend)  # e = 3 passes the key policy, as Wycheproof says
+    signing_input = b64('{"alg":"RS256","kid":"k1"}') + "." + b64(json.dumps(claims()))
+    forged = bleichenbacher_forgery(n, signing_input.encode())
+    with pytest.raises(zjwt.InvalidSignature):
+        verifier.verify(signing_input + "." + b64(forged))
+    raw_key = zjwt.rsa_public_key(n, 3)  # the raw primitive, no key policy at all
+    assert not zjwt.verify_signature("RS256", raw_key, signing_input.encode(), forged, backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "variant", ["SHA-1 OID with SHA-256 lengths", "wrong OID arc", "BER long-form length", "NULL as 05 81 00"]
+)
+def test_c2_garbage_or_ber_inside_the_digestinfo_is_rejected(key, backend, variant):
+    em = malformed_pkcs1_encodings(size(key), b"data")[variant]
+    assert not zjwt.verify_signature("RS256", zjwt.key_from_jwk(jwk(key)), b"data", raw_sign(key, em), backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "variant", ["short padding", "non-FF padding byte", "block type 02", "missing NULL", "bytes after the hash"]
+)
+def test_c3_bad_padding_block_type_or_missing_null_is_rejected(key, backend, variant):
+    em = malformed_pkcs1_encodings(size(key), b"data")[variant]
+    assert not zjwt.verify_signature("RS256", zjwt.key_from_jwk(jwk(key)), b"data", raw_sign(key, em), backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_c4_digestinfo_of_another_hash_or_a_bare_hash_is_rejected(key, backend):
+    public, k = zjwt.key_from_jwk(jwk(key)), size(key)
+    for em in [
+        pkcs1_em("sha1", b"data", k),
+        pkcs1_em("sha512", b"data", k),
+        malformed_pkcs1_encodings(k, b"data")["no DigestInfo (bare hash)"],
+    ]:
+        assert not zjwt.verify_signature("RS256", public, b"data", raw_sign(key, em), backend)
+    assert zjwt.verify_signature("RS512", public, b"data", raw_sign(key, pkcs1_em("sha512", b"data", k)), backend)
+
+
+# D. JWKS and key selection
+
+
+@pytest.mark.parametrize("kty", ["EC", "oct", "OKP", "rsa", None])
+def test_d1_keys_of_another_type_are_ignored(key, kty):
+    other = {k: v for k, v in jwk(key, "k2", kty=kty).items() if v is not None}
+    verifier = make_verifier(jwks={"keys": [jwk(key), other]})
+    with pytest.raises(zjwt.UnknownKey, match="no key with id 'k2'"):
+        verifier.verify(make_token(key, kid="k2"))
+
+
+@pytest.mark.parametrize("members", [{"use": "enc"}, {"key_ops": ["encrypt"]}, {"key_ops": "verify"}, {"use": None}])
+def test_d2_keys_not_for_signatures_are_ignored(key, members):
+    verifier = make_verifier(jwks={"keys": [jwk(key), jwk(key, "k2", **members)]})
+    with pytest.raises(zjwt.UnknownKey, match="no key with id 'k2'"):
+        verifier.verify(make_token(key, kid="k2"))
+    assert make_verifier(jwks={"keys": [jwk(key, "k2", use="sig", key_ops=["verify"])]}).verify(
+        make_token(key, kid="k2")
+    )
+
+
+def test_d3_a_key_for_another_alg_is_not_used(key):
+    verifier = make_verifier(jwks={"keys": [jwk(key, alg="RS512")]}, algorithms=("RS256", "RS512"))
+    with pytest.raises(zjwt.UnknownKey, match="is not for RS256"):
+        verifier.verify(make_token(key, alg="RS256"))
+
+
+@pytest.mark.parametrize("bits", [512, 1024, 2047])
+def test_d4_moduli_under_2048_bits_are_ignored(bits):
+    n = secrets.randbits(bits) | (1 << (bits - 1)) | 1  # measured in bits, not in bytes
+    with pytest.raises(ValueError, match=f"{bits}-bit modulus is below the 2048-bit minimum"):
+        zjwt.key_from_jwk({"kty": "RSA", "n": server.b64url_uint(n), "e": "AQAB"})
+
+
+def test_d4_token_signed_by_a_1024_bit_key_in_the_jwks_is_rejected(key):
+    small = server.generate_rsa_key(1024)
+    verifier = make_verifier(jwks={"keys": [jwk(small, "small"), jwk(key)]})
+    with pytest.raises(zjwt.UnknownKey, match="no key with id 'small'"):
+        verifier.verify(make_token(small, kid="small"))
+
+
+@pytest.mark.parametrize("e", [1, 2, 4, 65536, 2**256 + 1, "n", "n+2"])
+def test_d5_unsafe_public_exponents_are_ignored(key, e):
+    e = {"n": key["n"], "n+2": key["n"] + 2}.get(e, e)
+    with pytest.raises(ValueError, match="public exponent must be odd"):
+        zjwt.key_from_jwk(jwk(key, e=server.b64url_uint(e)))
+    for allowed in (3, 5, 17, 65537):  # Issue 2: odd e >= 3 is legal (Wycheproof marks e = 3 valid)
+        assert zjwt.key_from_jwk(jwk(key, e=server.b64url_uint(allowed))).e == allowed
+
+
+@pytest.mark.parametrize(
+    "n, reason",
+    [
+        ("even", "even modulus"),
+        ("AA", "below the 2048-bit minimum"),
+        ("AQ", "below the 2048-bit minimum"),
+        ("leading zero", "leading zero octets"),
+    ],
+)
+def test_d6_impossible_moduli_are_ignored(key, n, reason):
+    n = {"even": server.b64url_uint(key["n"] + 1), "leading zero": b64(b"\x00" + key["n"].to_bytes(256, "big"))}.get(
+        n, n
+    )
+    with pytest.raises(ValueError, match=reason):
+        zjwt.key_from_jwk(jwk(key, n=n))
+
+
+@pytest.mark.parametrize("member", ["n", "e"])
+@pytest.mark.parametrize("bad", [65537, None, "", "AQAB=", "AQ+B", "AQ/B", "AQ AB", " AQAB", ["AQAB"]])
+def test_d7_n_and_e_must_be_strict_base64url_strings(key, member, bad):
+    value = jwk(key)[member] + "=" if bad == "AQAB=" and member == "n" else bad
+    with pytest.raises(ValueError, match=f"'{member}' is not"):
+        zjwt.key_from_jwk(jwk(key, **{member: value}))
+
+
+def test_d8_two_keys_with_the_same_kid_are_never_first_one_wins(key, other_key, caplog):
+    with caplog.at_level(logging.WARNING, logger="zjwt"):
+        verifier = make_verifier(jwks={"keys": [jwk(other_key), jwk(key)]})
+    assert "key id 'k1' names 2 keys" in caplog.text
+    for signer in (key, other_key):
+        with pytest.raises(zjwt.UnknownKey, match="matches several RS256 keys"):
+            verifier.verify(make_token(signer))
+    # Same kid with distinct algs: the token's alg picks exactly one key.
+    split = make_verifier(
+        jwks={"keys": [jwk(other_key, alg="PS256"), jwk(key, alg="RS256")]}, algorithms=("RS256", "PS256")
+    )
+    assert split.verify(make_token(key, alg="RS256")) == claims()
+    assert split.verify(make_token(other_key, alg="PS256")) == claims()
+
+
+def test_d9_jwk_with_private_members_is_ignored_and_never_logged(key, caplog):
+    leaked = jwk(key, "leaked", d="SECRET-PRIVATE-EXPONENT", p="SECRET-P")
+    with caplog.at_level(logging.DEBUG, logger="zjwt"):
+        verifier = make_verifier(jwks={"keys": [jwk(key), leaked]})
+    with pytest.raises(zjwt.UnknownKey):
+        verifier.verify(make_token(key, kid="leaked"))
+    assert "private key members" in caplog.text and "SECRET" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "document, reason",
+    [
+        ([], "not a JWKS"),
+        ({}, "not a JWKS"),
+        ({"keys": "x"}, "not a JWKS"),
+        ({"keys": [1]}, "something other than JSON objects"),
+        ({"keys": [{"kty": "RSA", "n": 1, "e": True}]}, "no usable RSA signing key"),
+        ({"keys": [{}] * 101}, "at most 100"),
+    ],
+)
+def test_d10_documents_that_are_not_usable_key_sets_are_refused(document, reason):
+    with pytest.raises(ValueError, match=reason):
+        zjwt.parse_key_set(document)
+    # Fetched remotely, the same documents keep the previous keys: see test_invalid_documents_fail_the_fetch...
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://issuer.example/jwks.json",
+        "http://10.0.0.1/jwks",
+        "http://127.0.0.1.evil.example/j",
+        "file:///etc/passwd",
+        "jwks.json",
+    ],
+)
+def test_d11_jwks_only_over_https_or_loopback_http(uri):
+    with pytest.raises(ValueError):
+        zjwt.RemoteKeySet(uri)
+    for allowed in [
+        "https://issuer.example/j",
+        "http://127.0.0.1:8000/j",
+        "http://127.5.6.7/j",
+        "http://localhost/j",
+        "http://[::1]/j",
+    ]:
+        assert zjwt.RemoteKeySet(allowed).uri == allowed
+
+
+# E. Header members never trusted
+
+
+def test_e1_embedded_jwk_header_is_ignored(key, other_key, verifier):
+    header = {"alg": "RS256", "jwk": jwk(other_key, kid=None)}
+    with pytest.raises(zjwt.InvalidSignature):  # checked against the JWKS key, not the attacker's
+        verifier.verify(make_token(other_key, header=header))
+    with pytest.raises(zjwt.InvalidSignature):
+        verifier.verify(make_token(other_key, header={**header, "kid": "k1"}))
+
+
+@pytest.fixture
+def counting_server():
+    """A real HTTP server on loopback that counts requests: proof that nothing was fetched."""
+    jwks_server = JwksServer({"keys": []})
+    yield jwks_server
+    jwks_server.stop()
+
+
+def test_e2_jku_header_is_never_fetched(key, other_key, verifier, counting_server):
+    header = {"alg": "RS256", "kid": "attacker", "jku": counting_server.url}
+    counting_server.document = {"keys": [jwk(other_key, "attacker")]}
+    with pytest.raises(zjwt.UnknownKey, match="no key with id 'attacker'"):
+        verifier.verify(make_token(other_key, header=header))
+    assert counting_server.requests == 0
+
+
+@pytest.mark.parametrize("member", ["x5u", "x5c", "x5t", "x5t#S256"])
+def test_e3_x509_header_members_are_ignored(key, other_key, verifier, counting_server, member):
+    value = counting_server.url if member == "x5u" else ["MIIBIjAN"] if member == "x5c" else "dGh1bWI"
+    with pytest.raises(zjwt.InvalidSignature):
+        verifier.verify(make_token(other_key, header={"alg": "RS256", "kid": "k1", member: value}))
+    assert counting_server.requests == 0
+    assert verifier.verify(make_token(key, header={"alg": "RS256", "kid": "k1", member: value})) == claims()
+
+
+def test_e4_token_without_kid_is_rejected_when_several_keys_fit(key, other_key):
+    verifier = make_verifier(jwks={"keys": [jwk(key), jwk(other_key, "k2")]})
+    with pytest.raises(zjwt.UnknownKey, match="a token without 'kid' matches several RS256 keys"):
+        verifier.verify(make_token(key, kid=None))
+    assert make_verifier(key).verify(make_token(key, kid=None)) == claims()  # a lone key is fine
+
+
+def test_e5_unknown_kid_is_rejected(key, verifier):
+    with pytest.raises(zjwt.UnknownKey, match="no key with id 'does-not-exist' in the configured JWKS"):
+        verifier.verify(make_token(key, kid="does-not-exist"))
+
+
+@pytest.mark.parametrize("kid", ["../../../../dev/null", "/proc/sys/kernel/randomize_va_space", "", "0", "\n"])
+def test_e6_kid_path_traversal_is_only_a_dictionary_miss(key, verifier, kid):
+    with pytest.raises(zjwt.UnknownKey, match="no key with id"):
+        verifier.verify(make_token(key, kid=kid))
+    hs_input = b64(json.dumps({"alg": "HS256", "kid": kid})) + "." + b64(json.dumps(claims()))
+    with pytest.raises(zjwt.DisallowedAlgorithm):
+        verifier.verify(hs_input + "." + b64(hmac.new(b"", hs_input.encode(), hashlib.sha256).digest()))
+
+
+@pytest.mark.parametrize(
+    "kid", ["x' UNION SELECT 'secret'--", "; id", "$(curl evil.example)", "*)(uid=*", "\u0000", 'k1"']
+)
+def test_e7_kid_injection_is_an_exact_lookup_and_escaped_in_messages(key, verifier, kid):
+    with pytest.raises(zjwt.UnknownKey) as raised:
+        verifier.verify(make_token(key, kid=kid))
+    assert ascii(kid) in raised.value.message
+    assert '"' not in raised.value.www_authenticate().split("error_description=")[1][1:-1]
+
+
+@pytest.mark.parametrize("kid", [{"$ne": None}, [], 1, None, "k" * 257])
+def test_e7_kid_that_is_not_a_short_string_is_rejected(key, verifier, kid):
+    with pytest.raises(zjwt.MalformedToken, match="'kid' header must be a string of at most 256"):
+        verifier.verify(make_token(key, header={"alg": "RS256", "kid": kid}))
+
+
+@pytest.mark.parametrize("crit", [["exp"], ["foo"]])
+def test_e8_crit_naming_an_extension_is_rejected(key, verifier, crit):
+    with pytest.raises(zjwt.MalformedToken, match="'crit'"):
+        verifier.verify(make_token(key, header={"alg": "RS256", "kid": "k1", "crit": crit, "exp": 1}))
+
+
+@pytest.mark.parametrize("crit", [[], "b64", ["missing"], ["alg"], None])
+def test_e9_malformed_crit_is_rejected(key, verifier, crit):
+    with pytest.raises(zjwt.MalformedToken, match="'crit'"):
+        verifier.verify(make_token(key, header={"alg": "RS256", "kid": "k1", "crit": crit}))
+
+
+@pytest.mark.parametrize("header", [{"b64": False, "crit": ["b64"]}, {"b64": False}, {"b64": True}])
+def test_e10_unencoded_payload_option_is_rejected(key, verifier, header):
+    with pytest.raises(zjwt.MalformedToken, match=r"'b64'|'crit'"):
+        verifier.verify(make_token(key, header={"alg": "RS256", "kid": "k1", **header}))
+
+
+@pytest.mark.parametrize("cty", ["JWT", "jwt", "application/jwt"])
+def test_e11_nested_jwt_is_rejected(key, verifier, cty):
+    with pytest.raises(zjwt.MalformedToken, match="nested JWTs"):
+        verifier.verify(make_token(key, header={"alg": "RS256", "kid": "k1", "cty": cty}))
+    assert verifier.verify(make_token(key, header={"alg": "RS256", "kid": "k1", "typ": "at+jwt"})) == claims()
+
+
+@pytest.mark.parametrize(
+    "member, value", [("zip", "DEF"), ("p2c", 10**9), ("enc", "A128GCM"), ("epk", {}), ("p2s", "c2FsdA")]
+)
+def test_e12_jwe_header_members_are_rejected(key, verifier, member, value):
+    with pytest.raises(zjwt.MalformedToken, match=f"'{member}'"):
+        verifier.verify(make_token(key, header={"alg": "RS256", "kid": "k1", member: value}))
+
+
+# F. Structure and base64url
+
+
+@pytest.mark.parametrize("shape", ["H", "H.P", "H.P.S.X", "..", ".", "", "H.P.S.X.Y.Z"])
+def test_f1_wrong_number_of_segments_is_rejected(key, verifier, shape):
+    header, payload, signature = make_token(key).split(".")
+    token = (
+        shape.replace("H", header)
+        .replace("P", payload)
+        .replace("S", signature)
+        .replace("X", "eA")
+        .replace("Y", "eQ")
+        .replace("Z", "eg")
+    )
+    with pytest.raises(zjwt.MalformedToken):
+        verifier.verify(token)
+
+
+def test_f2_jwe_compact_tokens_are_rejected(key, verifier):
+    jwe = b64('{"alg":"RS256","enc":"A256GCM"}') + ".ZWs.aXY.Y3Q.dGFn"
+    with pytest.raises(zjwt.MalformedToken, match="this token has 5"):
+        verifier.verify(jwe)
+
+
+def test_f3_json_serialization_and_polyglots_are_rejected(key, verifier):
+    header, payload, signature = make_token(key).split(".")
+    general = json.dumps({"payload": payload, "signatures": [{"protected": header, "signature": signature}]})
+    flattened = json.dumps({"payload": payload, "protected": header, "signature": signature})
+    polyglot = json.dumps({f"{header}.{payload}.{signature}": 1})
+    for token in (general, flattened, polyglot):
+        with pytest.raises(zjwt.MalformedToken):
+            verifier.verify(token)
+
+
+@pytest.mark.parametrize("segment", [0, 1, 2])
+def test_f4_padding_is_rejected(key, verifier, segment):
+    token = make_token(key)
+    parts = token.split(".")
+    with pytest.raises(zjwt.MalformedToken):
+        verifier.verify(replace_segment(token, segment, parts[segment] + "="))
+
+
+def test_f5_standard_base64_alphabet_is_rejected(key, verifier):
+    token = make_token(key, claims(sub="~~~???>>>"))  # guarantees '-' or '_' in the encoding
+    assert "-" in token or "_" in token
+    with pytest.raises(zjwt.MalformedToken, match="not base64url"):
+        verifier.verify(token.replace("-", "+").replace("_", "/"))
+
+
+@pytest.mark.parametrize("mangle", [" {}", "{} ", "{}\n", "\t{}", "{h}.\n{p}.{s}", "{h}%2E{p}%2E{s}", "Bearer {}"])
+def test_f6_whitespace_or_encoded_dots_are_rejected(key, verifier, mangle):
+    token = make_token(key)
+    h, p, s = token.split(".")
+    with pytest.raises(zjwt.MalformedToken):
+        verifier.verify(mangle.format(token, h=h, p=p, s=s))
+
+
+@pytest.mark.parametrize("char", ["!", "*", "\u00e9", "\x00", "~", "'"])
+def test_f7_characters_outside_the_alphabet_are_rejected(key, verifier, char):
+    token = make_token(key)
+    for segment in range(3):
+        parts = token.split(".")
+        with pytest.raises(zjwt.MalformedToken):
+            verifier.verify(replace_segment(token, segment, parts[segment][:8] + char + parts[segment][8:]))
+
+
+def test_f8_impossible_segment_length_is_rejected(key, verifier):
+    token = make_token(key)
+    signature = token.split(".")[2]
+    with pytest.raises(zjwt.MalformedToken, match="impossible length"):
+        verifier.verify(replace_segment(token, 2, signature + "AAA"))  # 342 + 3 = 345 = 1 (mod 4)
+
+
+def test_f9_noncanonical_trailing_bits_in_the_header_are_rejected(key, verifier):
+    canonical = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0"
+    assert zjwt.b64url_decode(canonical) == b'{"alg":"RS256","kid":"k1"}'
+    assert base64.urlsafe_b64decode(canonical[:-1] + "1=") == b'{"alg":"RS256","kid":"k1"}'  # lenient: same bytes
+    token = make_token(key, header=b'{"alg":"RS256","kid":"k1"}')
+    with pytest.raises(zjwt.MalformedToken, match="non-canonical"):
+        verifier.verify(replace_segment(token, 0, canonical[:-1] + "1"))
+
+
+def test_f9b_noncanonical_trailing_bits_in_the_signature_are_rejected(key, verifier):
+    token = make_token(key)
+    signature = token.split(".")[2]
+    assert len(signature) % 4 == 2  # 256 bytes leave 4 spare bits in the last character
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(signature[-1])
+    for spare in range(1, 16):
+        variant = signature[:-1] + alphabet[last | spare]
+        assert base64.urlsafe_b64decode(variant + "==") == zjwt.b64url_decode(signature)  # a lenient decoder agrees
+        with pytest.raises(zjwt.MalformedToken, match="non-canonical"):
+            verifier.verify(replace_segment(token, 2, variant))
+
+
+@pytest.mark.parametrize("segment", [0, 1])
+def test_f10_empty_header_or_payload_is_rejected(key, verifier, segment):
+    with pytest.raises(zjwt.MalformedToken, match="empty"):
+        verifier.verify(replace_segment(make_token(key), segment, ""))
+
+
+@pytest.mark.parametrize("megabytes", [1, 100])
+def test_f11_huge_tokens_are_rejected_before_decoding(key, verifier, megabytes):
+    huge = make_token(key) + "A" * (megabytes * 1_000_000)
+    started = time.perf_counter()
+    with pytest.raises(zjwt.MalformedToken, match="longer than 8192 bytes"):
+        verifier.verify(huge)
+    assert time.perf_counter() - started < 0.05
+    header = b64(json.dumps({"alg": "RS256", "kid": "k1", "x": "y" * 9000}))
+    with pytest.raises(zjwt.MalformedToken, match="longer than 8192 bytes"):
+        verifier.verify(header + ".e30.c2ln")
+
+
+@pytest.mark.parametrize("char", ["\u00e9", "\u2024", "\uff0e", "\U0001f600"])
+def test_f12_non_ascii_anywhere_is_rejected(key, verifier, char):
+    token = make_token(key)
+    for position in (0, len(token) // 2, len(token)):
+        with pytest.raises(zjwt.MalformedToken):
+            verifier.verify(token[:position] + char + token[position:])
+    with pytest.raises(zjwt.MalformedToken, match="non-ASCII"):
+        verifier.verify((token + char).encode())
+
+
+# G. JSON parsing
+
+
+@pytest.mark.parametrize("text", [b"not json", b'{"alg":"RS256"', b"{'alg':'RS256'}", b"{}{}"])
+def test_g1_header_or_payload_that_is_not_json_is_rejected(key, verifier, text):
+    with pytest.raises(zjwt.MalformedToken, match="header is not JSON"):
+        verifier.verify(make_token(key, header=text))
+    with pytest.raises(zjwt.MalformedToken, match="payload is not JSON"):
+        verifier.verify(make_token(key, payload=text))
+
+
+@pytest.mark.parametrize("text", [b'"RS256"', b"[]", b'["alg","RS256"]', b"null", b"42", b"true"])
+def test_g2_header_or_claims_that_are_not_objects_are_rejected(key, verifier, text):
+    with pytest.raises(zjwt.MalformedToken, match="header is not a JSON object"):
+        verifier.verify(make_token(key, header=text))
+    with pytest.raises(zjwt.MalformedToken, match="payload is not a JSON object"):
+        verifier.verify(make_token(key, payload=text))
+
+
+def test_g3_a_signed_text_payload_is_a_jws_but_not_a_jwt(key, verifier):
+    text = "It\u2019s a dangerous business, Frodo, going out your door.".encode()
+    with pytest.raises(zjwt.MalformedToken, match="payload is not JSON"):
+        verifier.verify(make_token(key, payload=text))
+    # The RFC 7520 4.1 token itself: test_rfc7520_examples_have_valid_signatures_but_are_not_jwts.
+
+
+@pytest.mark.parametrize(
+    "part, text",
+    [
+        ("header", b'{"alg":"none","alg":"RS256","kid":"k1"}'),
+        ("payload", b'{"iss":"evil","iss":"' + ISSUER.encode() + b'","exp":1800000600}'),
+        ("payload", b'{"iss":"' + ISSUER.encode() + b'","exp":1,"exp":99999999999}'),
+    ],
+)
+def test_g4_duplicate_member_names_are_rejected(key, verifier, part, text):
+    token = make_token(key, header=text) if part == "header" else make_token(key, payload=text)
+    with pytest.raises(zjwt.MalformedToken, match="duplicate member name"):
+        verifier.verify(token)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"iss":"\xff"}',
+        json.dumps(claims()).encode("utf-16"),
+        json.dumps(claims()).encode("utf-32"),
+        b"\xef\xbb\xbf" + json.dumps(claims()).encode(),
+        json.dumps(claims(sub="\ud800")).encode(),  # escaped as \ud800 by json.dumps
+        b'{"iss":"\xed\xa0\x80"}',  # a surrogate encoded in UTF-8 bytes
+    ],
+)
+def test_g5_payloads_that_are_not_utf8_text_are_rejected(key, verifier, payload):
+    with pytest.raises(zjwt.MalformedToken, match="payload is not JSON"):
+        verifier.verify(make_token(key, payload=payload))
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_g6_nan_and_infinity_literals_are_rejected(key, verifier, literal):
+    payload = json.dumps(claims()).replace(str(NOW + 600), literal).encode()
+    with pytest.raises(zjwt.MalformedToken, match="is not a JSON number"):
+        verifier.verify(make_token(key, payload=payload))
+
+
+@pytest.mark.parametrize(
+    "number, error",
+    [
+        ("1e999", zjwt.MalformedToken),
+        ("-1e999", zjwt.MalformedToken),
+        ("1e-999", zjwt.ExpiredToken),
+        ("9" * 5000, zjwt.MalformedToken),
+    ],
+)
+def test_g7_numbers_beyond_float_or_int_limits_are_rejected(key, verifier, number, error):
+    payload = json.dumps(claims()).replace(str(NOW + 600), number).encode()
+    with pytest.raises(error):
+        verifier.verify(make_token(key, payload=payload))
+
+
+def test_g8_deep_nesting_is_rejected_without_recursion_error(key, verifier):
+    deep = b"[" * 2500 + b"]" * 2500
+    with pytest.raises(zjwt.MalformedToken, match="nested"):
+        verifier.verify(make_token(key, header=b'{"alg":"RS256","kid":"k1","x":' + deep + b"}"))
+    with pytest.raises(zjwt.MalformedToken, match="nested more than 32 levels"):
+        verifier.verify(make_token(key, payload=b'{"x":' + b'{"a":' * 100 + b"1" + b"}" * 100 + b"}"))
+    with pytest.raises(zjwt.MalformedToken, match="longer than"):
+        verifier.verify(make_token(key, payload=b"[" * 100_000 + b"]" * 100_000))
+
+
+def test_g9_very_large_claims_are_bounded_by_the_size_cap(key, verifier):
+    many = {f"c{i}": i for i in range(100_000)}
+    with pytest.raises(zjwt.MalformedToken, match="longer than"):
+        verifier.verify(make_token(key, claims(**many)))
+
+
+def test_g10_control_characters_make_exact_comparison_fail(key, verifier):
+    with pytest.raises(zjwt.InvalidIssuer, match=r"\\x00evil"):
+        verifier.verify(make_token(key, claims(iss=ISSUER + "\u0000evil")))
+
+
+# H. Claims
+
+
+def test_h1_expired_and_exp_equal_to_now_are_rejected(key, verifier):
+    for exp in (NOW - 1, NOW):
+        with pytest.raises(zjwt.ExpiredToken, match="token expired at"):
+            verifier.verify(make_token(key, claims(exp=exp)))
+    assert verifier.verify(make_token(key, claims(exp=NOW + 1)))["exp"] == NOW + 1
+
+
+def test_h2_missing_exp_is_rejected_because_required_by_default(key, verifier):
+    with pytest.raises(zjwt.MissingClaim, match="no 'exp' claim"):
+        verifier.verify(make_token(key, claims(exp=...)))
+    assert make_verifier(key, required_claims=()).verify(make_token(key, claims(exp=...)))["sub"] == "user-1"
+
+
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("value", ["9999999999", "1e10", ""])
+def test_h3_times_as_strings_are_rejected(key, verifier, name, value):
+    with pytest.raises(zjwt.MalformedToken, match=f"the '{name}' claim must be a NumericDate"):
+        verifier.verify(make_token(key, claims(**{name: value})))
+
+
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("value", [True, False, None, [NOW], {"t": NOW}])
+def test_h4_times_as_booleans_or_other_types_are_rejected(key, verifier, name, value):
+    with pytest.raises(zjwt.MalformedToken, match=f"the '{name}' claim must be a NumericDate"):
+        verifier.verify(make_token(key, claims(**{name: value})))
+
+
+def test_h5_fractional_times_compare_numerically(key, verifier):
+    assert verifier.verify(make_token(key, claims(exp=NOW + 0.5, nbf=NOW - 0.5, iat=1.7e9)))["exp"] == NOW + 0.5
+    with pytest.raises(zjwt.ExpiredToken):
+        verifier.verify(make_token(key, claims(exp=NOW - 0.5)))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_h6_nan_and_infinite_times_fail_closed_even_past_the_parser(value):
+    for name in ("exp", "nbf", "iat"):
+        with pytest.raises(zjwt.MalformedToken, match="NumericDate"):
+            zjwt.check_claims({"iss": ISSUER, "exp": NOW + 1, name: value}, ISSUER, frozenset(), (), NOW, 0)
+
+
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("value", [10**30, 2**63, -1, 253402300800])
+def test_h7_implausible_times_are_rejected_without_overflow(key, verifier, name, value):
+    with pytest.raises(zjwt.MalformedToken, match=f"the '{name}' claim must be a NumericDate"):
+        verifier.verify(make_token(key, claims(**{name: value})))
+
+
+def test_h8_nbf_in_the_future_is_rejected(key, verifier):
+    with pytest.raises(zjwt.TokenNotYetValid, match="not valid before"):
+        verifier.verify(make_token(key, claims(nbf=NOW + 1)))
+    assert verifier.verify(make_token(key, claims(nbf=NOW)))["nbf"] == NOW
+
+
+def test_h9_iat_in_the_future_is_rejected(key, verifier):
+    with pytest.raises(zjwt.TokenNotYetValid, match="issued in the future"):
+        verifier.verify(make_token(key, claims(iat=NOW + 5)))
+
+
+@pytest.mark.parametrize(
+    "iss",
+    [
+        ISSUER + "/",
+        ISSUER.upper(),
+        "https://my-api-a32f34.zuplo.api.evil.tld/__zuplo/issuer",
+        "https://evil.tld/" + ISSUER,
+        ISSUER + "%2F",
+        " " + ISSUER,
+        ISSUER + " ",
+    ],
+)
+def test_h10_issuer_must_match_exactly(key, verifier, iss):
+    with pytest.raises(zjwt.InvalidIssuer, match="the token was issued by"):
+        verifier.verify(make_token(key, claims(iss=iss)))
+
+
+@pytest.mark.parametrize("iss", [..., None, [ISSUER], 42])
+def test_h11_missing_or_non_string_issuer_is_rejected(key, verifier, iss):
+    expected = zjwt.MissingClaim if iss is ... else zjwt.InvalidIssuer
+    with pytest.raises(expected):
+        verifier.verify(make_token(key, claims(iss=iss)))
+
+
+def test_h12_valid_iss_signed_by_another_issuers_key_is_rejected(key, other_key):
+    verifier = make_verifier(key)
+    with pytest.raises(zjwt.UnknownKey):
+        verifier.verify(make_token(other_key, kid="their-key"))  # the other issuer's kid is not in our JWKS
+    with pytest.raises(zjwt.InvalidSignature):
+        verifier.verify(make_token(other_key, kid="k1"))
+
+
+@pytest.mark.parametrize("aud", ["me", ["other", "me"], ["me"]])
+def test_h13_audience_as_string_or_array_is_accepted(key, aud):
+    assert make_verifier(key, audience="me").verify(make_token(key, claims(aud=aud)))["aud"] == aud
+    assert make_verifier(key, audience=["x", "me"]).verify(make_token(key, claims(aud=aud)))["aud"] == aud
+
+
+@pytest.mark.parametrize("aud", ["other", ["other"], [], "", "me ", "ME", [["me"]], {"me": 1}, [1, "me"], None, 1])
+def test_h14_wrong_or_malformed_audience_is_rejected(key, aud):
+    with pytest.raises(zjwt.InvalidAudience):
+        make_verifier(key, audience="me").verify(make_token(key, claims(aud=aud)))
+
+
+def test_h15_missing_audience_is_rejected_when_one_is_configured(key):
+    with pytest.raises(zjwt.MissingClaim, match="no 'aud' claim"):
+        make_verifier(key, audience="me").verify(make_token(key))
+
+
+@pytest.mark.parametrize("aud, expected", [("api-admin", "api"), ("xmex", "me"), (["xmex"], "me"), ("m", "me")])
+def test_h16_substrings_and_prefixes_of_the_audience_are_rejected(key, aud, expected):
+    with pytest.raises(zjwt.InvalidAudience):
+        make_verifier(key, audience=expected).verify(make_token(key, claims(aud=aud)))
+
+
+def test_h17_token_minted_for_another_service_is_rejected_by_audience(key):
+    id_token = make_token(key, claims(aud="web-client", nonce="n-0S6_WzA2Mj"))
+    with pytest.raises(zjwt.InvalidAudience, match="meant for 'web-client'"):
+        make_verifier(key, audience="orders-api").verify(id_token)
+
+
+# ---------------------------------------------------------------------------
+# Key source: RemoteKeySet against real HTTP servers on 127.0.0.1.
+# ---------------------------------------------------------------------------
+
+
+class JwksServer:
+    """A real JWKS endpoint on 127.0.0.1 with switchable behaviour, counting the requests it gets.
+
+    behaviour: "ok" (the document), "status" (self.status), "close" (hang up),
+    "drip" (the whole response one byte per drip_seconds), "huge" (an endless
+    body), "redirect" (302 to redirect_to), "raw" (self.body as a 200).
+    """
+
+    def __init__(self, document: object, tls: zjwt.ssl.SSLContext | None = None):
+        self.document = document
+        self.behaviour = "ok"
+        self.status, self.body, self.redirect_to = 500, b"", ""
+        self.delay = 0.0  # seconds before answering
+        self.drip_seconds = 0.1
+        self.response_headers: dict = {}
+        self.requests = 0
+        self.request_headers: list = []
+        self.body_bytes_sent = 0
+        self.finished = threading.Event()  # set when a "huge" or "drip" answer ends
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                owner.answer(self)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/.well-known/jwks.json"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def answer(self, handler: BaseHTTPRequestHandler) -> None:
+        self.requests += 1
+        self.request_headers.append(dict(handler.headers))
+        time.sleep(self.delay)
+        behaviour = self.behaviour
+        if behaviour == "close":
+            handler.close_connection = True
+            return
+        if behaviour in ("drip", "drip body"):
+            body = json.dumps(self.document).encode()
+            head = b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+            try:
+                if behaviour == "drip body":
+                    handler.wfile.write(head)
+                for byte in body if behaviour == "drip body" else head + body:
+                    handler.wfile.write(bytes([byte]))
+                    handler.wfile.flush()
+                    time.sleep(self.drip_seconds)
+            except OSError:
+                pass
+            self.finished.set()
+            return
+        if behaviour == "huge":
+            handler.send_response(200)
+            handler.end_headers()
+            chunk = b" " * 65536
+            try:
+                while self.body_bytes_sent < 64 * 1024 * 1024:
+                    handler.wfile.write(chunk)
+                    self.body_bytes_sent += len(chunk)
+            except OSError:
+                pass
+            self.finished.set()
+            return
+        status, body = 200, json.dumps(self.document).encode()
+        if behaviour == "status":
+            status, body = self.status, b'{"error":"down"}'
+        elif behaviour == "raw":
+            body = self.body
+        handler.send_response(302 if behaviour == "redirect" else status)
+        if behaviour == "redirect":
+            handler.send_header("Location", self.redirect_to)
+        for name, value in self.response_headers.items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+
+@pytest.fixture
+def jwks_server(key):
+    jwks_server = JwksServer({"keys": [jwk(key)]})
+    yield jwks_server
+    jwks_server.stop()
+
+
+def lasting_token(signer: dict, kid: str = "k1") -> str:
+    """Return a token valid for 30 days from NOW, so the tests can move the clock past cache lifetimes."""
+    return make_token(signer, claims(exp=NOW + 30 * 86400), kid=kid)
+
+
+def remote_verifier(jwks_server: JwksServer, **options) -> tuple[zjwt.Verifier, zjwt.RemoteKeySet, Clock]:
+    clock = Clock()
+    source = zjwt.RemoteKeySet(jwks_server.url, clock=clock, **options)
+    return zjwt.Verifier(ISSUER, key_source=source, clock=clock), source, clock
+
+
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def timed(function, *args):
+    """Return (result or exception, seconds taken)."""
+    started = time.perf_counter()
+    try:
+        result = function(*args)
+    except Exception as error:  # noqa: BLE001 - the caller inspects it
+        result = error
+    return result, time.perf_counter() - started
+
+
+def test_defaults_are_the_named_constants():
+    source = zjwt.RemoteKeySet("https://issuer.example/jwks.json")
+    assert (source.cache_seconds, source.cooldown_seconds, source.timeout_seconds) == (600, 30, 5)
+    assert (source.max_bytes, source.max_stale_seconds) == (1024 * 1024, 24 * 3600)
+
+
+def test_cold_burst_of_50_threads_makes_exactly_one_request(key, jwks_server):
+    verifier, source, _ = remote_verifier(jwks_server)
+    jwks_server.delay = 0.3  # every thread arrives while the fetch is in flight
+    token = lasting_token(key)
+    start = threading.Barrier(50)
+    results = []
+
+    def client():
+        start.wait()
+        results.append(timed(verifier.verify, token)[0])
+
+    threads = [threading.Thread(target=client) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [claims(exp=NOW + 30 * 86400)] * 50
+    assert jwks_server.requests == 1 and source.fetch_count == 1
+
+
+def test_keys_serve_for_the_cache_lifetime_then_one_refetch(key, jwks_server):
+    verifier, source, clock = remote_verifier(jwks_server)
+    token = lasting_token(key)
+    verifier.verify(token)
+    clock.advance(599)
+    verifier.verify(token)
+    assert jwks_server.requests == 1 and source.fresh
+    clock.advance(2)
+    assert not source.fresh
+    verifier.verify(token)
+    verifier.verify(token)
+    assert jwks_server.requests == 2 and source.fetched_at == NOW + 601
+
+
+def test_after_the_lifetime_others_verify_with_cached_keys_while_one_refreshes(key, jwks_server):
+    verifier, _, clock = remote_verifier(jwks_server)
+    token = lasting_token(key)
+    verifier.verify(token)
+    clock.advance(601)
+    jwks_server.delay = 1.0
+    refresher = threading.Thread(target=verifier.verify, args=(token,))
+    refresher.start()
+    while jwks_server.requests < 2:
+        time.sleep(0.01)
+    result, seconds = timed(verifier.verify, lasting_token(key))
+    refresher.join()
+    assert result["sub"] == "user-1" and seconds < 0.3, "must not wait for the refresh in flight"
+    assert jwks_server.requests == 2
+
+
+def test_rotation_new_kid_is_accepted_after_one_refetch(key, other_key, jwks_server):
+    verifier, _, clock = remote_verifier(jwks_server)
+    verifier.verify(lasting_token(key))
+    jwks_server.document = {"keys": [jwk(key), jwk(other_key, "k2")]}
+    clock.advance(31)  # past the cooldown since the first fetch
+    assert verifier.verify(lasting_token(other_key, "k2"))["sub"] == "user-1"
+    assert jwks_server.requests == 2
+
+
+def unsigned_token(kid: str) -> str:
+    """Return a token naming kid; its signature is never reached, so it need not be real."""
+    return b64(json.dumps({"alg": "RS256", "kid": kid})) + "." + b64(json.dumps(claims())) + ".c2ln"
+
+
+def test_i1_flood_of_unknown_kids_makes_at_most_one_fetch_per_cooldown(key, jwks_server):
+    verifier, source, clock = remote_verifier(jwks_server)
+    verifier.verify(lasting_token(key))
+    clock.advance(31)  # past the cooldown since the first fetch
+    tokens = [unsigned_token(secrets.token_hex(8)) for _ in range(1000)]
+
+    def flood(batch):
+        for token in batch:
+            with pytest.raises(zjwt.UnknownKey, match="no key with id"):
+                verifier.verify(token)
+
+    threads = [threading.Thread(target=flood, args=(tokens[i::10],)) for i in range(10)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert time.perf_counter() - started < 5
+    assert jwks_server.requests == 2, "one refetch for the whole flood"
+    clock.advance(29)
+    flood(tokens[:100])
+    assert jwks_server.requests == 2
+    clock.advance(2)
+    flood(tokens[:100])
+    assert jwks_server.requests == 3 and source.fetch_count == 3
+
+
+def test_unknown_kid_waits_for_the_refresh_in_flight(key, other_key, jwks_server):
+    verifier, _, clock = remote_verifier(jwks_server)
+    verifier.verify(lasting_token(key))
+    clock.advance(601)
+    jwks_server.delay = 0.5
+    jwks_server.document = {"keys": [jwk(key), jwk(other_key, "k2")]}
+    refresher = threading.Thread(target=verifier.verify, args=(lasting_token(key),))
+    refresher.start()
+    while jwks_server.requests < 2:
+        time.sleep(0.01)
+    assert verifier.verify(lasting_token(other_key, "k2"))["sub"] == "user-1"  # waited, then found
+    refresher.join()
+    assert jwks_server.requests == 2
+
+
+@pytest.mark.parametrize("outage", ["status", "close", "stopped"])
+def test_i2_outage_keeps_cached_keys_fast_spaces_attempts_then_fails_closed(key, jwks_server, outage, caplog):
+    verifier, source, clock = remote_verifier(jwks_server)
+    token = lasting_token(key)
+    verifier.verify(token)
+    if outage == "stopped":
+        jwks_server.stop()
+    else:
+        jwks_server.behaviour = outage
+    clock.advance(601)
+    with caplog.at_level(logging.WARNING, logger="zjwt"):
+        result, seconds = timed(verifier.verify, token)
+    assert result["sub"] == "user-1" and seconds < 1
+    assert source.failure_count == 1 and "could not fetch the JWKS" in caplog.text
+    for _ in range(3):  # within the cooldown: no new attempt, no waiting
+        clock.advance(9)
+        result, seconds = timed(verifier.verify, token)
+        assert result["sub"] == "user-1" and seconds < 0.1
+    assert source.fetch_count == 2
+    clock.advance(4)  # 31 s after the failed attempt
+    verifier.verify(token)
+    assert source.fetch_count == 3 and source.failure_count == 2
+    clock.now = NOW + 24 * 3600  # cached keys are now a day old: no longer trusted
+    error, seconds = timed(verifier.verify, token)
+    assert isinstance(error, zjwt.KeySetUnavailable) and error.status == 503 and seconds < 1
+
+
+def test_slow_issuer_costs_one_request_the_timeout_and_no_other(key, jwks_server):
+    verifier, source, clock = remote_verifier(jwks_server, timeout_seconds=0.5)
+    token = lasting_token(key)
+    verifier.verify(token)
+    jwks_server.delay = 3
+    clock.advance(601)
+    result, seconds = timed(verifier.verify, token)
+    assert result["sub"] == "user-1" and 0.4 < seconds < 1.5
+    assert "TimeoutError" in source.last_error
+    result, seconds = timed(verifier.verify, token)
+    assert result["sub"] == "user-1" and seconds < 0.1
+
+
+def test_cold_outage_is_unavailable_quickly_and_not_retried_before_the_cooldown(key):
+    clock = Clock()
+    source = zjwt.RemoteKeySet(f"http://127.0.0.1:{unused_port()}/jwks.json", clock=clock)
+    verifier = zjwt.Verifier(ISSUER, key_source=source, clock=clock)
+    error, seconds = timed(verifier.verify, lasting_token(key))
+    assert isinstance(error, zjwt.KeySetUnavailable) and seconds < 1
+    assert error.retry_after == 30 and source.fetch_count == 1
+    clock.advance(10)
+    error, seconds = timed(verifier.verify, lasting_token(key))
+    assert isinstance(error, zjwt.KeySetUnavailable) and error.retry_after == 20 and source.fetch_count == 1
+
+
+def test_cold_slow_issuer_is_unavailable_within_the_timeout(key, jwks_server):
+    verifier, _, _ = remote_verifier(jwks_server, timeout_seconds=0.5)
+    jwks_server.delay = 3
+    error, seconds = timed(verifier.verify, lasting_token(key))
+    assert isinstance(error, zjwt.KeySetUnavailable) and seconds < 1.5
+
+
+@pytest.mark.parametrize("behaviour", ["drip", "drip body"])
+def test_a_dripping_server_fails_by_the_total_deadline_not_per_read(key, jwks_server, behaviour):
+    jwks_server.document = {"keys": [jwk(key)] * 3}  # long enough to drip for many seconds
+    jwks_server.behaviour, jwks_server.drip_seconds = behaviour, 0.1  # every read succeeds within 0.1 s
+    error, seconds = timed(lambda: zjwt.fetch_key_set(jwks_server.url, timeout=1.0))
+    assert isinstance(error, TimeoutError) and "no complete response within 1.0 s" in str(error)
+    assert 0.9 < seconds < 1.8
+
+
+def test_a_dripping_server_fails_the_key_source_which_keeps_its_keys(key, jwks_server):
+    verifier, source, clock = remote_verifier(jwks_server, timeout_seconds=1.0)
+    verifier.verify(lasting_token(key))
+    jwks_server.behaviour = "drip"
+    clock.advance(601)
+    result, seconds = timed(verifier.verify, lasting_token(key))
+    assert result["sub"] == "user-1" and seconds < 1.8 and "TimeoutError" in source.last_error
+
+
+def test_oversized_body_fails_having_read_at_most_the_cap_plus_one_chunk(jwks_server):
+    jwks_server.behaviour = "huge"  # no Content-Length: an endless body
+    error, _ = timed(zjwt.fetch_key_set, jwks_server.url)
+    assert isinstance(error, ValueError) and "larger than the 1048576-byte limit" in str(error)
+    read = int(re.search(r"stopped after (\d+) bytes", str(error)).group(1))
+    assert zjwt.MAX_JWKS_BYTES < read <= zjwt.MAX_JWKS_BYTES + zjwt.READ_CHUNK_BYTES
+    assert jwks_server.finished.wait(10)
+    assert jwks_server.body_bytes_sent < 32 * 1024 * 1024, "the client hung up instead of reading on"
+
+
+def test_declared_oversized_body_fails_before_reading(jwks_server):
+    jwks_server.behaviour, jwks_server.body = "raw", b" " * (2 * 1024 * 1024)
+    with pytest.raises(ValueError, match="response of 2097152 bytes is larger than the 1048576-byte limit"):
+        zjwt.fetch_key_set(jwks_server.url)
+
+
+def test_redirect_is_not_followed_and_the_error_names_the_status(jwks_server, counting_server):
+    jwks_server.behaviour, jwks_server.redirect_to = "redirect", counting_server.url
+    with pytest.raises(ValueError, match=r"HTTP 302 Found \(redirects are not followed\)"):
+        zjwt.fetch_key_set(jwks_server.url)
+    assert counting_server.requests == 0
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"not json", "JSONDecodeError"),
+        (b"[]", "not a JWKS"),
+        (b'{"keys": "x"}', "not a JWKS"),
+        (b'{"keys": [1, 2]}', "something other than JSON objects"),
+        (b'{"keys": [{"kty": "RSA", "n": 1, "e": true}]}', "no usable RSA signing key"),
+        (b"", "JSONDecodeError"),
+    ],
+)
+def test_invalid_documents_fail_the_fetch_and_keep_the_previous_keys(key, jwks_server, body, reason):
+    verifier, source, clock = remote_verifier(jwks_server)
+    verifier.verify(lasting_token(key))
+    jwks_server.behaviour, jwks_server.body = "raw", body
+    clock.advance(601)
+    assert verifier.verify(lasting_token(key))["sub"] == "user-1"
+    assert source.failure_count == 1 and reason in source.last_error
+
+
+def test_fetch_sends_accept_user_agent_and_configured_headers(key, jwks_server):
+    zjwt.fetch_key_set(jwks_server.url, headers={"X-Api-Key": "k-123"})
+    sent = jwks_server.request_headers[0]
+    assert sent["Accept"] == "application/jwk-set+json, application/json"
+    assert sent["User-Agent"] == f"zjwt/{zjwt.__version__}" and sent["X-Api-Key"] == "k-123"
+    source = zjwt.RemoteKeySet(jwks_server.url, headers={"Authorization": "Bearer gateway"})
+    source.key_set()
+    assert jwks_server.request_headers[1]["Authorization"] == "Bearer gateway"
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """Write a self-signed certificate for 127.0.0.1 and its key; return their paths."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(private, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+@needs_cryptography
+def test_https_fetch_checks_the_certificate_with_the_given_ssl_context(key, tmp_path):
+    cert_path, key_path = self_signed_certificate(tmp_path)
+    server_context = zjwt.ssl.SSLContext(zjwt.ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert_path, key_path)
+    https_server = JwksServer({"keys": [jwk(key)]}, tls=server_context)
+    try:
+        url = https_server.url.replace("http://", "https://")
+        with pytest.raises(zjwt.ssl.SSLCertVerificationError):  # the system's trust store does not know it
+            zjwt.fetch_key_set(url)
+        trusting = zjwt.ssl.create_default_context(cafile=str(cert_path))
+        assert zjwt.fetch_key_set(url, ssl_context=trusting) == {"keys": [jwk(key)]}
+        source = zjwt.RemoteKeySet(url, ssl_context=trusting)
+        assert zjwt.Verifier(ISSUER, key_source=source, clock=Clock()).verify(make_token(key))["sub"] == "user-1"
+    finally:
+        https_server.stop()
+
+
+def test_state_is_observable_and_reload_fetches_now(key, jwks_server):
+    _, source, clock = remote_verifier(jwks_server)
+    assert (source.fetched_at, source.fresh, source.fetch_count, source.failure_count) == (None, False, 0, 0)
+    source.key_set()
+    assert (source.fetched_at, source.fresh, source.fetch_count) == (NOW, True, 1)
+    clock.advance(5)
+    assert source.reload().kids == {"k1"} and source.fetch_count == 2 and source.fetched_at == NOW + 5
+    jwks_server.behaviour = "status"
+    with pytest.raises(zjwt.KeySetUnavailable, match="HTTP 500"):
+        source.reload()
+    assert source.failure_count == 1 and source.key_set().kids == {"k1"}, "the old keys stay"
+
+
+def test_verifier_passes_its_clock_to_the_key_source_it_builds(jwks_server):
+    clock = Clock()
+    assert zjwt.Verifier(ISSUER, jwks_uri=jwks_server.url, clock=clock).key_source.clock is clock
+
+
+def test_verifiers_can_share_one_key_source(key, jwks_server):
+    source = zjwt.RemoteKeySet(jwks_server.url, clock=Clock())
+    first = zjwt.Verifier(ISSUER, key_source=source, clock=Clock())
+    second = zjwt.Verifier(ISSUER, key_source=source, audience="orders", clock=Clock())
+    first.verify(lasting_token(key))
+    second.verify(make_token(key, claims(aud="orders")))
+    assert jwks_server.requests == 1
+
+
+def test_i3_key_rotated_out_rejects_its_tokens_after_the_next_refresh(key, other_key, jwks_server):
+    verifier, _, clock = remote_verifier(jwks_server)
+    old = lasting_token(key)
+    verifier.verify(old)  # now in the verified-token cache too
+    jwks_server.document = {"keys": [jwk(other_key, "k2")]}
+    clock.advance(601)
+    with pytest.raises(zjwt.UnknownKey, match="no key with id 'k1'"):
+        verifier.verify(old)
+    assert verifier.verify(lasting_token(other_key, "k2"))["sub"] == "user-1"
+
+
+@pytest.mark.parametrize("cache_control", ["max-age=0", "no-store", "max-age=31536000"])
+def test_i4_cache_control_does_not_change_the_lifetime(key, jwks_server, cache_control):
+    jwks_server.response_headers = {"Cache-Control": cache_control}
+    verifier, _, clock = remote_verifier(jwks_server)
+    verifier.verify(lasting_token(key))
+    clock.advance(300)
+    verifier.verify(lasting_token(key))
+    assert jwks_server.requests == 1
+    clock.advance(301)
+    verifier.verify(lasting_token(key))
+    assert jwks_server.requests == 2
+
+
+def test_i5_messages_and_logs_never_echo_the_token_claims_or_private_keys(key, caplog):
+    verifier = make_verifier(key, audience="orders")
+    token = make_token(key, claims(aud="payments", email="secret@example.com"))
+    with pytest.raises(zjwt.InvalidAudience) as raised:
+        verifier.verify(token)
+    for text in (raised.value.message, raised.value.www_authenticate(), zjwt.error_response(raised.value)[2].decode()):
+        assert token.split(".")[1] not in text and token.split(".")[2] not in text and "secret@example.com" not in text
+    long_kid = "x" * 200
+    with pytest.raises(zjwt.UnknownKey) as raised:
+        verifier.verify(make_token(key, kid=long_kid))
+    assert long_kid not in raised.value.message and "x'..." in raised.value.message
+    with caplog.at_level(logging.DEBUG, logger="zjwt"):
+        zjwt.parse_key_set({"keys": [jwk(key), jwk(key, "p", d="PRIVATE-D", qi="PRIVATE-QI")]})
+    assert "PRIVATE" not in caplog.text
+
+
+# ---------------------------------------------------------------------------
+# Verified-token cache: a hit skips the signature, and only the signature.
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def signature_checks(monkeypatch) -> list:
+    """Record each call of zjwt.verify_signature (a spy: the real function still runs)."""
+    calls = []
+    real = zjwt.verify_signature
+
+    def spy(*args):
+        calls.append(args[0])
+        return real(*args)
+
+    monkeypatch.setattr(zjwt, "verify_signature", spy)
+    return calls
+
+
+def test_a_repeated_token_is_verified_once_and_returns_independent_dicts(key, signature_checks):
+    verifier = make_verifier(key)
+    token = make_token(key, claims(roles={"admin": ["read", "write"]}))
+    first = verifier.verify(token)
+    first["roles"]["admin"].append("delete")
+    first["sub"] = "mallory"
+    second = verifier.verify(token)
+    third = verifier.verify(token)
+    assert len(signature_checks) == 1
+    assert second == claims(roles={"admin": ["read", "write"]}) and second is not third
+    assert second["roles"] is not third["roles"] and second["roles"]["admin"] is not third["roles"]["admin"]
+
+
+def test_a_cache_hit_still_checks_expiry_and_forgets_expired_tokens(key, signature_checks):
+    clock = Clock()
+    verifier = make_verifier(key, clock=clock)
+    token = make_token(key, claims(exp=NOW + 60))
+    verifier.verify(token)
+    clock.advance(60)
+    with pytest.raises(zjwt.ExpiredToken):
+        verifier.verify(token)
+    assert len(verifier._verified) == 0
+    clock.now = NOW  # even with the clock back, the token is checked in full again
+    verifier.verify(token)
+    assert len(signature_checks) == 2
+
+
+def test_a_cache_hit_checks_nbf_against_the_clock(key):
+    clock = Clock(NOW + 100)
+    verifier = make_verifier(key, clock=clock)
+    token = make_token(key, claims(nbf=NOW + 50, iat=NOW))
+    verifier.verify(token)
+    clock.now = NOW
+    with pytest.raises(zjwt.TokenNotYetValid):
+        verifier.verify(token)
+
+
+def test_a_cache_hit_consults_the_key_source_and_keeps_keys_unchanged_by_a_refresh(key, jwks_server, signature_checks):
+    verifier, _, clock = remote_verifier(jwks_server)
+    token = lasting_token(key)
+    verifier.verify(token)
+    clock.advance(601)
+    verifier.verify(token)  # a hit: the lifetime refresh still happens, the key object survives it
+    assert jwks_server.requests == 2 and len(signature_checks) == 1
+
+
+def test_rejections_are_never_cached(key, signature_checks):
+    verifier = make_verifier(key, audience="orders")
+    token = make_token(key, claims(aud="payments"))
+    for _ in range(3):
+        with pytest.raises(zjwt.InvalidAudience):
+            verifier.verify(token)
+    assert len(signature_checks) == 3 and len(verifier._verified) == 0
+
+
+def test_the_cache_is_a_bounded_lru(key):
+    verifier = make_verifier(key, cache_size=10)
+    tokens = [make_token(key, claims(jti=str(i))) for i in range(12)]
+    for token in tokens[:10]:
+        verifier.verify(token)
+    verifier.verify(tokens[0])  # most recently used now
+    for token in tokens[10:]:
+        verifier.verify(token)
+    assert len(verifier._verified) == 10
+    assert (
+        tokens[0] in verifier._verified and tokens[1] not in verifier._verified and tokens[2] not in verifier._verified
+    )
+
+
+def test_cache_size_zero_disables_the_cache(key, signature_checks):
+    verifier = make_verifier(key, cache_size=0)
+    token = make_token(key)
+    verifier.verify(token)
+    verifier.verify(token)
+    assert len(signature_checks) == 2 and len(verifier._verified) == 0
+
+
+# ---------------------------------------------------------------------------
+# Integrations: error responses and the WSGI middleware, served by wsgiref.
+# ---------------------------------------------------------------------------
+
+
+def test_error_response_for_401_400_and_503():
+    status, headers, body = zjwt.error_response(zjwt.ExpiredToken("token expired at X, 3 s ago"))
+    assert status == 401 and json.loads(body) == {"error": "Unauthorized", "message": "token expired at X, 3 s ago"}
+    assert dict(headers)["WWW-Authenticate"].startswith('Bearer realm="api", error="invalid_token"')
+    assert dict(headers)["Content-Length"] == str(len(body)) and dict(headers)["Content-Type"] == "application/json"
+    status, headers, body = zjwt.error_response(zjwt.InvalidRequest("empty"), realm="shop")
+    assert (
+        status == 400
+        and dict(headers)["WWW-Authenticate"]
+        == 'Bearer realm="shop", error="invalid_request", error_description="empty"'
+    )
+    status, headers, body = zjwt.error_response(zjwt.KeySetUnavailable("keys unavailable", 17))
+    assert status == 503 and dict(headers)["Retry-After"] == "17" and "WWW-Authenticate" not in dict(headers)
+    assert json.loads(body)["error"] == "Service Unavailable"
+
+
+class QuietWSGIHandler(wsgiref.simple_server.WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def wsgi_app(key):
+    """Serve a tiny WSGI app behind wsgi_middleware with wsgiref; yield a request function."""
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"path": environ["PATH_INFO"], "claims": environ.get("zjwt.claims")}).encode()]
+
+    verifiers = {
+        "/": make_verifier(key),
+        "/down": zjwt.Verifier(ISSUER, jwks_uri=f"http://127.0.0.1:{unused_port()}/j"),
+    }
+
+    def choose(environ, start_response):
+        verifier = verifiers["/down" if environ["PATH_INFO"].startswith("/down") else "/"]
+        return zjwt.wsgi_middleware(app, verifier, public_paths=["/health"])(environ, start_response)
+
+    httpd = wsgiref.simple_server.make_server("127.0.0.1", 0, choose, handler_class=QuietWSGIHandler)
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+    def request(path, authorization=None):
+        conn = http.client.HTTPConnection("127.0.0.1", httpd.server_address[1], timeout=10)
+        conn.request("GET", path, headers={"Authorization": authorization} if authorization else {})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), json.loads(response.read())
+
+    yield request
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_wsgi_middleware_lets_public_paths_through_and_puts_claims_in_environ(key, wsgi_app):
+    status, _, body = wsgi_app("/health")
+    assert status == 200 and body == {"path": "/health", "claims": None}
+    status, _, body = wsgi_app("/orders", "Bearer " + make_token(key))
+    assert status == 200 and body == {"path": "/orders", "claims": claims()}
+
+
+def test_wsgi_middleware_answers_401_and_503_itself(key, wsgi_app):
+    status, headers, body = wsgi_app("/orders")
+    assert status == 401 and headers["WWW-Authenticate"] == 'Bearer realm="api"' and body["error"] == "Unauthorized"
+    status, headers, body = wsgi_app("/orders", "Bearer " + make_token(key, claims(exp=NOW - 5)))
+    assert status == 401 and 'error="invalid_token"' in headers["WWW-Authenticate"] and "expired" in body["message"]
+    status, headers, body = wsgi_app("/down/orders", "Bearer " + make_token(key))
+    assert status == 503 and headers["Retry-After"] == "30" and body["error"] == "Service Unavailable"
+
+
+# ---------------------------------------------------------------------------
+# Command line: python zjwt.py verify | inspect
+# ---------------------------------------------------------------------------
+
+
+def real_time_token(key: dict, **changes) -> str:
+    now = int(time.time())
+    return make_token(key, claims(iat=now - 5, exp=now + 600, **changes))
+
+
+@pytest.fixture
+def jwks_file(key, tmp_path) -> str:
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps({"keys": [jwk(key)]}))
+    return str(path)
+
+
+def test_cli_verify_prints_claims_and_exits_0(key, jwks_file, capsys):
+    token = real_time_token(key, aud="orders")
+    assert zjwt.main(["verify", token, "--issuer", ISSUER, "--audience", "orders", "--jwks-file", jwks_file]) == 0
+    assert json.loads(capsys.readouterr().out)["aud"] == "orders"
+
+
+def test_cli_verify_prints_the_reason_and_exits_1(key, jwks_file, capsys):
+    assert (
+        zjwt.main(["verify", real_time_token(key), "--issuer", "https://other.example", "--jwks-file", jwks_file]) == 1
+    )
+    assert "rejected: the token was issued by" in capsys.readouterr().err
+
+
+def test_cli_verify_fetches_from_a_jwks_uri_and_reports_an_outage(key, jwks_server, capsys):
+    assert zjwt.main(["verify", real_time_token(key), "--issuer", ISSUER, "--jwks-uri", jwks_server.url]) == 0
+    down = f"http://127.0.0.1:{unused_port()}/jwks.json"
+    assert zjwt.main(["verify", real_time_token(key), "--issuer", ISSUER, "--jwks-uri", down]) == 1
+    assert "keys unavailable: ConnectionRefusedError" in capsys.readouterr().err
+
+
+def test_cli_reads_the_token_from_stdin(key, jwks_file, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(real_time_token(key) + "\n"))
+    assert zjwt.main(["verify", "-", "--issuer", ISSUER, "--jwks-file", jwks_file]) == 0
+
+
+def test_cli_inspect_prints_header_and_payload_marked_unverified(key, capsys):
+    assert zjwt.main(["inspect", make_token(key)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("UNVERIFIED") and json.loads(out.split("\n", 1)[1]) == {
+        "header": {"alg": "RS256", "kid": "k1"},
+        "payload": claims(),
+    }
+    assert zjwt.main(["inspect", "not.a.token"]) == 1
+
+
+def test_cli_exit_codes_as_a_subprocess(key, jwks_file):
+    def run(*args):
+        return subprocess.run([sys.executable, "zjwt.py", *args], cwd=HERE, capture_output=True, text=True, timeout=60)
+
+    ok = run("verify", real_time_token(key), "--issuer", ISSUER, "--jwks-file", jwks_file)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["iss"] == ISSUER
+    bad = run("verify", real_time_token(key)[:-4] + "AAAA", "--issuer", ISSUER, "--jwks-file", jwks_file)
+    assert bad.returncode == 1 and "signature does not match" in bad.stderr
+    assert run("verify", "x").returncode == 2 and "--issuer" in run("verify", "x").stderr
+
+
+# ---------------------------------------------------------------------------
+# The demo server, over real sockets: in-process on port 0, and as the README runs it.
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo():
+    demo_server = server.make_server(server.Config(port=0, quiet=True, idle_timeout=1.0))
+    threading.Thread(target=demo_server.serve_forever, args=(0.05,), daemon=True).start()
+    yield demo_server
+    demo_server.shutdown()
+    demo_server.server_close()
+
+
+def call(target, method: str, path: str, headers: dict | None = None, body: bytes | None = None):
+    """Return (status, headers, parsed JSON body or raw bytes) of one request to a server or base URL."""
+    port = target.server_address[1] if hasattr(target, "server_address") else int(target.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request(method, path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    raw = response.read()
+    conn.close()
+    try:
+        return response.status, dict(response.getheaders()), json.loads(raw)
+    except ValueError:
+        return response.status, dict(response.getheaders()), raw
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": "Bearer " + token}
+
+
+def test_demo_dev_flow_from_the_printed_curl_command(demo):
+    command = next(line for line in server.banner(demo).splitlines() if line.startswith("curl -H"))
+    token, url = re.fullmatch(r'curl -H "Authorization: Bearer ([\w.-]+)" (http://\S+)', command).groups()
+    assert url == demo.base_url + "/protected"
+    status, _, body = call(demo, "GET", "/protected", bearer(token))
+    assert status == 200 and body["message"] == "Access granted"
+    assert (
+        body["user"]["iss"] == demo.dev.url
+        and body["user"]["aud"] == "zjwt-demo"
+        and body["user"]["exp"] > time.time() + 3500
+    )
+    assert call(demo, "GET", "/public")[:3:2] == (200, {"message": "Public endpoint: no token needed"})
+
+
+@pytest.mark.parametrize(
+    "headers, status, challenge",
+    [
+        ({}, 401, 'Bearer realm="api"'),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, 401, 'Bearer realm="api"'),
+        ({"Authorization": "Bearer garbage"}, 401, 'error="invalid_token"'),
+        ({"Authorization": "Bearer"}, 400, 'error="invalid_request"'),
+    ],
+)
+def test_demo_rejects_missing_and_malformed_credentials(demo, headers, status, challenge):
+    got, response_headers, body = call(demo, "GET", "/protected", headers)
+    assert got == status and challenge in response_headers["WWW-Authenticate"]
+    assert body["error"] in ("Unauthorized", "Bad Request") and body["message"]
+    if "error=" not in challenge:
+        assert "error=" not in response_headers["WWW-Authenticate"]  # RFC 6750 3.1: no bearer token, no error code
+
+
+def test_demo_rejects_expired_wrong_issuer_and_wrong_audience_tokens(demo):
+    dev = demo.dev
+    now = int(time.time())
+    cases = {
+        "expired": dev.mint(expires_in=-60),
+        "issued by": server.sign_token(
+            dev.key, {"iss": "https://evil.example", "aud": "zjwt-demo", "exp": now + 60}, dev.kid
+        ),
+        "meant for": server.sign_token(dev.key, {"iss": dev.url, "aud": "other-api", "exp": now + 60}, dev.kid),
+    }
+    for reason, token in cases.items():
+        status, headers, body = call(demo, "GET", "/protected", bearer(token))
+        assert status == 401 and 'error="invalid_token"' in headers["WWW-Authenticate"] and reason in body["message"]
+
+
+def test_demo_refuses_several_authorization_headers(demo):
+    conn = http.client.HTTPConnection("127.0.0.1", demo.server_address[1], timeout=10)
+    conn.putrequest("GET", "/protected")
+    conn.putheader("Authorization", "Bearer " + demo.dev.mint())
+    conn.putheader("Authorization", "Bearer " + demo.dev.mint(sub="admin"))
+    conn.endheaders()
+    response = conn.getresponse()
+    assert response.status == 400 and "several Authorization headers" in json.loads(response.read())["message"]
+
+
+def test_demo_answers_503_with_retry_after_when_the_issuer_is_unreachable(key):
+    down = server.make_server(server.Config(issuer=f"http://127.0.0.1:{unused_port()}/issuer", port=0, quiet=True))
+    threading.Thread(target=down.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        status, headers, body = call(down, "GET", "/protected", bearer(make_token(key)))
+        assert status == 503 and headers["Retry-After"] == "30" and body["error"] == "Service Unavailable"
+        assert call(down, "GET", "/dev/token")[0] == 401, "no development routes with a real issuer"
+    finally:
+        down.shutdown()
+        down.server_close()
+
+
+def test_demo_404_405_and_head(demo):
+    token = demo.dev.mint()
+    status, _, body = call(demo, "GET", "/nope", bearer(token))
+    assert status == 404 and body["error"] == "Not Found"
+    assert call(demo, "GET", "/nope")[0] == 401, "authentication comes first, as in the seed"
+    status, headers, body = call(demo, "POST", "/protected", bearer(token), b"")
+    assert status == 405 and headers["Allow"] == "GET, HEAD"
+    status, headers, _ = call(demo, "DELETE", "/public")
+    assert status == 405 and headers["Allow"] == "GET, HEAD"
+    status, headers, _ = call(demo, "GET", "/dev/token")
+    assert status == 405 and headers["Allow"] == "POST"
+    status, headers, body = call(demo, "HEAD", "/public")
+    assert status == 200 and body == b"" and int(headers["Content-Length"]) > 0
+
+
+def test_demo_token_endpoint_mints_tokens_and_validates_its_body(demo):
+    status, _, body = call(
+        demo, "POST", "/dev/token", {"Content-Type": "application/json"}, b'{"sub": "alice", "expires_in": 60}'
+    )
+    assert status == 200 and body["token_type"] == "Bearer" and body["expires_in"] == 60
+    assert call(demo, "GET", "/protected", bearer(body["access_token"]))[2]["user"]["sub"] == "alice"
+    for bad in [b"[]", b"{", b'{"expires_in": "60"}', b'{"expires_in": 999999}', b'{"sub": 1}']:
+        assert call(demo, "POST", "/dev/token", {}, bad)[0] == 400, bad
+    assert call(demo, "POST", "/dev/token", {}, b"x" * 5000)[0] == 413
+
+
+def test_demo_keeps_connections_alive(demo):
+    conn = http.client.HTTPConnection("127.0.0.1", demo.server_address[1], timeout=10)
+    token = demo.dev.mint()
+    sockets = set()
+    for path in ["/public", "/protected", "/nope", "/protected", "/public"]:
+        conn.request("GET", path, headers=bearer(token))
+        response = conn.getresponse()
+        response.read()
+        assert response.status in (200, 404) and response.getheader("Connection") != "close"
+        sockets.add(id(conn.sock))
+    assert len(sockets) == 1, "all five requests used one connection"
+
+
+def test_demo_serves_20_concurrent_clients(demo):
+    token = demo.dev.mint()
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(call(demo, "GET", "/protected", bearer(token))[0]))
+        for _ in range(20)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [200] * 20
+
+
+def test_an_idle_connection_blocks_no_one_and_is_closed(demo):
+    idle = socket.create_connection(demo.server_address, timeout=10)
+    try:
+        started = time.perf_counter()
+        assert call(demo, "GET", "/public")[0] == 200 and time.perf_counter() - started < 1
+        assert idle.recv(1) == b"", "closed by the server after its idle timeout"
+        assert time.perf_counter() - started < 5
+    finally:
+        idle.close()
+
+
+def raw_exchange(demo, data: bytes) -> bytes:
+    with socket.create_connection(demo.server_address, timeout=10) as conn:
+        conn.sendall(data)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_a_100_kib_header_is_refused_and_the_server_keeps_serving(demo):
+    reply = raw_exchange(demo, b"GET /protected HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100 * 1024 + b"\r\n\r\n")
+    assert re.match(rb"HTTP/1.[01] 4\d\d ", reply) and b"application/json" in reply
+    assert call(demo, "GET", "/public")[0] == 200
+
+
+@pytest.mark.parametrize(
+    "request_bytes, status",
+    [
+        (b"GARBAGE\r\n\r\n", b"400"),
+        (b"BREW /protected HTTP/1.1\r\nHost: x\r\n\r\n", b"501"),
+        (b"GET /public HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", b"411"),
+        (b"GET /public HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n", b"400"),
+        (b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", b"414"),
+    ],
+)
+def test_broken_requests_get_a_json_4xx_or_5xx_never_a_stack_trace(demo, request_bytes, status):
+    reply = raw_exchange(demo, request_bytes)
+    if not reply.startswith(b"HTTP/"):  # http.server answers a request line without a version as HTTP/0.9: body only
+        reply = b"HTTP/0.9 " + status + b"\r\n\r\n" + reply
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == status and json.loads(body)["error"] and b"Traceback" not in reply
+
+
+def test_demo_configuration_from_flags_and_environment():
+    config = server.parse_config(
+        [], {"ZJWT_ISSUER": ISSUER, "ZJWT_AUDIENCE": "orders", "ZJWT_PORT": "9000", "ZJWT_HOST": "0.0.0.0"}
+    )
+    assert (config.issuer, config.audience, config.port, config.host) == (ISSUER, "orders", 9000, "0.0.0.0")
+    assert server.parse_config(["--port", "0", "--quiet"], {}).quiet
+    for argv in (["--host", "0.0.0.0"], ["--audience", "x"], ["--host", "10.0.0.5", "--expose-dev-issuer"]):
+        with pytest.raises(SystemExit):
+            server.parse_config(argv, {})
+    assert server.parse_config(["--host", "0.0.0.0", "--expose-dev-issuer"], {}).expose_dev_issuer
+
+
+def readme_commands() -> list[str]:
+    """Return the shell commands in the README's first two ```sh blocks: run the demo, run the tests."""
+    blocks = re.findall(r"```sh\n(.*?)```", (HERE / "README.md").read_text(), re.S)
+    return [blocks[0].strip(), blocks[1].strip()]
+
+
+def test_the_readme_first_command_runs_the_demo_and_its_curl_command_works():
+    command = readme_commands()[0]
+    assert command == "python3 server.py"
+    env = {**os.environ, "ZJWT_PORT": "0", "PYTHONUNBUFFERED": "1"}  # a free port; the command itself is unchanged
+    process = subprocess.Popen(
+        [sys.executable, "server.py"], cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        lines = []
+        while time.monotonic() < deadline and not any(line.startswith("Serving on") for line in lines):
+            lines.append(process.stdout.readline())
+        command = next(line.strip() for line in lines if line.startswith("curl -H"))
+        token, url = re.fullmatch(r'curl -H "Authorization: Bearer ([\w.-]+)" (http://\S+)', command).groups()
+        base = url.rsplit("/", 1)[0]
+        status, _, body = call(base, "GET", "/protected", bearer(token))
+        assert status == 200 and body["user"]["sub"] == "demo-user"
+        assert call(base, "GET", "/public")[0] == 200
+        assert call(base, "GET", "/protected")[0] == 401
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=10)
+    assert process.returncode == 0 and "stopped" in out
+    assert '"GET /protected HTTP/1.1" 200' in err, "one access log line per request on stderr"
+
+
+def test_the_readme_test_command_is_the_one_ci_runs():
+    assert readme_commands()[1] in (HERE / ".ci" / "run").read_text()
+
+
+# ---------------------------------------------------------------------------
+# Property tests: no input makes the verifier fail in any way but InvalidToken.
+# ---------------------------------------------------------------------------
+
+BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_mutation_of_a_valid_token_is_rejected_with_invalid_token(key, data):
+    verifier = make_verifier(key)
+    token = fuzz_token(key)
+    position = data.draw(st.integers(0, len(token) - 1))
+    char = data.draw(st.sampled_from(BASE64URL + ".=+/ \n\x00") | st.characters())
+    operation = data.draw(st.sampled_from(["replace", "insert", "delete", "truncate", "swap", "duplicate"]))
+    header, payload, signature = token.split(".")
+    mutated = {
+        "replace": token[:position] + char + token[position + 1 :],
+        "insert": token[:position] + char + token[position:],
+        "delete": token[:position] + token[position + 1 :],
+        "truncate": token[:position],
+        "swap": ".".join([payload, header, signature]),
+        "duplicate": token + "." + signature,
+    }[operation]
+    if mutated == token:
+        return
+    with pytest.raises(zjwt.InvalidToken):
+        verifier.verify(mutated)
+
+
+_fuzz_tokens: dict = {}
+
+
+def fuzz_token(key: dict) -> str:
+    """Return one valid token per key, signed once (hypothesis calls the test hundreds of times)."""
+    if id(key) not in _fuzz_tokens:
+        _fuzz_tokens[id(key)] = make_token(key, claims(aud=..., roles=["a", "b"], nested={"x": [1, 2.5, None]}))
+    return _fuzz_tokens[id(key)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=400) | st.binary(max_size=400).map(lambda b: b.decode("latin-1")))
+def test_arbitrary_text_is_rejected_with_invalid_token(key, text):
+    with pytest.raises(zjwt.InvalidToken):
+        make_verifier(key).verify(text)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=12,
+)
+times = st.integers(NOW - 100, NOW + 100) | json_values
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    header=st.fixed_dictionaries(
+        {"alg": st.sampled_from(["RS256", "PS256", "none", "HS256"]) | json_values},
+        optional={"kid": st.just("k1") | json_values, "crit": json_values, "cty": json_values, "typ": json_values},
+    ),
+    payload=st.fixed_dictionaries(
+        {},
+        optional={
+            "iss": st.just(ISSUER) | json_values,
+            "aud": st.sampled_from(["orders", ["orders", "x"]]) | json_values,
+            "exp": times,
+            "nbf": times,
+            "iat": times,
+            "extra": json_values,
+        },
+    ),
+)
+def test_signed_tokens_with_arbitrary_headers_and_claims_verify_or_raise_invalid_token(key, header, payload):
+    verifier = make_verifier(key, audience="orders", algorithms=("RS256", "PS256"))
+    token = make_token(key, payload, header=header, alg="RS256")
+    try:
+        result = verifier.verify(token)
+    except zjwt.InvalidToken:
+        return
+    assert header["alg"] == "RS256" and result == payload and payload["iss"] == ISSUER
+
+
+# ---------------------------------------------------------------------------
+# Interoperability: tokens minted by PyJWT and joserfc.
+# ---------------------------------------------------------------------------
+
+
+def private_pem(key: dict) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    numbers = rsa.RSAPrivateNumbers(
+        key["p"], key["q"], key["d"], key["dp"], key["dq"], key["qi"], rsa.RSAPublicNumbers(key["e"], key["n"])
+    )
+    return numbers.private_key().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jwt") is None, reason="PyJWT is not installed (test extras)")
+@pytest.mark.parametrize("alg", ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_tokens_minted_by_pyjwt_verify(key, alg, backend):
+    import jwt
+
+    token = jwt.encode(claims(aud="orders"), private_pem(key), algorithm=alg, headers={"kid": "k1"})
+    assert make_verifier(key, audience="orders", algorithms=(alg,), backend=backend).verify(token) == claims(
+        aud="orders"
+    )
+
+
+@pytest.mark.skipif(importlib.util.find_spec("joserfc") is None, reason="joserfc is not installed (test extras)")
+@pytest.mark.parametrize("alg", ["RS256", "PS256", "PS512"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_tokens_minted_by_joserfc_verify(key, alg, backend):
+    from joserfc import jwt
+    from joserfc.jwk import RSAKey
+
+    token = jwt.encode(
+        {"alg": alg, "kid": "k1", "typ": "JWT"}, claims(), RSAKey.import_key(private_pem(key)), algorithms=[alg]
+    )
+    assert make_verifier(key, algorithms=(alg,), backend=backend).verify(token) == claims()
+
+
+# ---------------------------------------------------------------------------
+# The attack checklist itself: every case in ATTACKS.md has a test named after it.
+# ---------------------------------------------------------------------------
+
+
+@needs_vectors
+def test_every_case_in_attacks_md_has_a_named_test():
+    cases = re.findall(r"^\| ([A-I]\d+b?) \|", (VECTORS / "ATTACKS.md").read_text(), re.M)
+    names = [name for name in globals() if name.startswith("test_")]
+    missing = [case for case in cases if not any(name.startswith(f"test_{case.lower()}_") for name in names)]
+    assert len(cases) > 90 and not missing, f"ATTACKS.md cases without a test: {missing}"

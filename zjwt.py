@@ -1,0 +1,1235 @@
+"""zjwt: verify the JWTs an API gateway signs, with the keys it publishes as a JWKS.
+
+One file, standard library only. RSA signatures (RS256/384/512, PS256/384/512)
+are checked with `cryptography` when it is installed and by a pure-Python
+RFC 8017 verifier everywhere else; both give the same answers.
+
+Quick start::
+
+    import zjwt
+
+    verifier = zjwt.Verifier(issuer="https://my-api-a32f34.zuplo.api/__zuplo/issuer")
+    try:
+        claims = verifier.authenticate(request.headers.get("Authorization"))
+    except zjwt.AuthError as error:
+        status, headers, body = zjwt.error_response(error)  # 401, 400 or 503
+        ...  # send them: the headers follow RFC 6750
+
+The keys come from ``<issuer>/.well-known/jwks.json`` over HTTPS, cached for ten
+minutes and refreshed without hammering the issuer or failing on its outages.
+
+The file reads top to bottom in the order a token travels: errors, encoding,
+keys, signatures, claims, the key source, the verifier, integrations (WSGI) and
+a command line.  Standards: RFC 7515 (JWS), 7517 (JWK), 7518 (JWA), 7519 (JWT),
+8725 (JWT best practices), 8017 (RSA), 6750 (bearer tokens).
+"""
+
+from __future__ import annotations
+
+import argparse
+import binascii
+import collections
+import contextlib
+import functools
+import hashlib
+import hmac
+import http
+import http.client
+import ipaddress
+import json
+import logging
+import marshal
+import socket
+import ssl
+import sys
+import threading
+import time
+import types
+import urllib.parse
+from dataclasses import dataclass
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ALGORITHMS",
+    "AuthError",
+    "DisallowedAlgorithm",
+    "ExpiredToken",
+    "InvalidAudience",
+    "InvalidIssuer",
+    "InvalidRequest",
+    "InvalidSignature",
+    "InvalidToken",
+    "KeySet",
+    "KeySetUnavailable",
+    "MalformedToken",
+    "MissingClaim",
+    "MissingToken",
+    "PublicKey",
+    "RemoteKeySet",
+    "TokenNotYetValid",
+    "UnknownKey",
+    "Verifier",
+    "bearer_token",
+    "error_response",
+    "fetch_key_set",
+    "key_from_jwk",
+    "parse_key_set",
+    "verify_signature",
+    "wsgi_middleware",
+]
+
+MAX_TOKEN_BYTES = (
+    8 * 1024
+)  # bytes; gateway tokens are ~1 KiB, and the cap bounds all work done before the signature check
+MAX_JSON_DEPTH = 32  # nesting levels in a header, claims set or JWKS; real ones use 3 or 4
+MAX_KID_CHARS = 256  # characters; a kid is only a dictionary key (RFC 8725 3.10), a long one is an attack
+MIN_RSA_BITS = 2048  # bits; RFC 7518 3.3: "A key of size 2048 bits or larger MUST be used"
+MAX_RSA_BITS = 16384  # bits; bounds the cost of one pure-Python pow(); no issuer publishes larger keys
+MAX_RSA_EXPONENT = 2**256  # exclusive; FIPS 186-4 B.3.1's upper bound, which also bounds pow() cost
+MAX_NUMERIC_DATE = 253402300799  # seconds; 9999-12-31T23:59:59Z: later (or negative) times are not plausible
+JWKS_CACHE_SECONDS = 600  # seconds; the seed's cache lifetime: rotation is noticed within ten minutes
+REFETCH_COOLDOWN_SECONDS = 30  # seconds between fetch attempts, so unknown kids cannot make us hammer the issuer
+FETCH_TIMEOUT_SECONDS = 5  # seconds for a whole fetch (connect, headers, body); a hung issuer must not hang us
+MAX_JWKS_BYTES = 1024 * 1024  # bytes; real key sets are a few KiB
+MAX_JWKS_KEYS = 100  # keys in one set; issuers publish two or three, rotation rarely more
+MAX_STALE_SECONDS = 24 * 3600  # seconds cached keys keep serving while every refresh fails
+READ_CHUNK_BYTES = 64 * 1024  # bytes read from the JWKS response at a time
+VERIFIED_CACHE_SIZE = 1000  # tokens; clients resend one token until it expires, so its signature is checked once
+DEFAULT_REALM = "api"  # RFC 6750 3: the Bearer challenge needs at least one auth-param
+
+logger = logging.getLogger("zjwt")
+
+
+# ---------------------------------------------------------------------------
+# Errors: every rejection says what was wrong and what an HTTP server should answer.
+# AuthError > InvalidToken > MalformedToken, DisallowedAlgorithm, UnknownKey, ...
+# ---------------------------------------------------------------------------
+
+
+class AuthError(Exception):
+    """A request that must not reach the protected resource, with the answer to send."""
+
+    status = 401  # HTTP status a server should send
+    error: str | None = None  # RFC 6750 3.1 error code, or None
+    retry_after: int | None = None  # seconds, for the Retry-After header of a 503
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def www_authenticate(self, realm: str = DEFAULT_REALM) -> str | None:
+        """Return the RFC 6750 3 WWW-Authenticate value for this error."""
+        params = [f'realm="{_header_safe(realm)}"']
+        if self.error:
+            params.append(f'error="{self.error}"')
+            params.append(f'error_description="{_header_safe(self.message)}"')
+        return "Bearer " + ", ".join(params)
+
+
+class MissingToken(AuthError):
+    """The request carries no bearer token (RFC 6750 3.1: answer without an error code)."""
+
+
+class InvalidRequest(AuthError):
+    """The Authorization header is malformed (RFC 6750 3.1 invalid_request)."""
+
+    status = 400
+    error = "invalid_request"
+
+
+class InvalidToken(AuthError):
+    """The bearer token was rejected (RFC 6750 3.1 invalid_token); the base of every token error."""
+
+    error = "invalid_token"
+
+
+class MalformedToken(InvalidToken):
+    """The token is not a well-formed compact JWS carrying a JSON claims set."""
+
+
+class DisallowedAlgorithm(InvalidToken):
+    """The token's alg is not one the verifier allows (RFC 8725 3.1)."""
+
+
+class UnknownKey(InvalidToken):
+    """No single key in the issuer's key set can verify this token."""
+
+
+class InvalidSignature(InvalidToken):
+    """The signature does not match the token under the issuer's key."""
+
+
+class ExpiredToken(InvalidToken):
+    """The token's exp has passed (RFC 7519 4.1.4)."""
+
+
+class TokenNotYetValid(InvalidToken):
+    """The token's nbf or iat lies in the future (RFC 7519 4.1.5, 4.1.6)."""
+
+
+class InvalidIssuer(InvalidToken):
+    """The token's iss is not the configured issuer (RFC 7519 4.1.1)."""
+
+
+class InvalidAudience(InvalidToken):
+    """The token's aud does not name this service (RFC 7519 4.1.3)."""
+
+
+class MissingClaim(InvalidToken):
+    """The token lacks a claim the verifier requires."""
+
+
+class KeySetUnavailable(AuthError):
+    """The issuer's keys cannot be obtained right now: answer 503, never accept."""
+
+    status = 503
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def www_authenticate(self, realm: str = DEFAULT_REALM) -> None:
+        """Return None: the request was not at fault, so there is no challenge."""
+        return None
+
+
+def _show(value: object, limit: int = 40) -> str:
+    """Return a short, escaped rendering of an untrusted value for messages and logs."""
+    if isinstance(value, str):
+        return ascii(value[:limit]) + ("..." if len(value) > limit else "")
+    if value is None or isinstance(value, (bool, int, float)):
+        return str(value)[:limit]
+    return "a JSON " + ("object" if isinstance(value, dict) else "array")
+
+
+def _header_safe(text: str) -> str:
+    """Return text with every character RFC 6750 3 forbids in a quoted value replaced by '?'."""
+    return "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in text)
+
+
+# ---------------------------------------------------------------------------
+# Encoding: strict base64url (RFC 7515 2, RFC 4648 5) and strict JSON (RFC 8259).
+# One token must have exactly one spelling, and every parser must read it alike.
+# ---------------------------------------------------------------------------
+
+# '-' and '_' become the standard alphabet; '+', '/' and '=' become '!', which
+# strict decoding refuses, so only the URL-safe alphabet without padding passes.
+_BASE64URL_TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
+_PADDING = {0: b"", 2: b"==", 3: b"="}
+# RFC 4648 3.5: the bits after the last whole byte must be zero, so a segment of
+# length 2 or 3 (mod 4) must end in a character whose low 4 or 2 bits are zero.
+_CANONICAL_LAST_CHAR = {0: None, 2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
+
+
+def b64url_decode(segment: str) -> bytes:
+    """Return the bytes of a non-empty, unpadded, canonical base64url string, or raise ValueError."""
+    data = segment.encode("ascii")  # UnicodeEncodeError is a ValueError
+    if not data:
+        raise ValueError("empty")
+    remainder = len(data) % 4
+    if remainder == 1:
+        raise ValueError("impossible length")
+    last_chars = _CANONICAL_LAST_CHAR[remainder]
+    if last_chars is not None and segment[-1] not in last_chars:
+        raise ValueError("non-canonical encoding (unused bits set)")
+    return binascii.a2b_base64(data.translate(_BASE64URL_TO_STANDARD) + _PADDING[remainder], strict_mode=True)
+
+
+def _object_without_duplicates(pairs: list) -> dict:
+    """Return the JSON object of pairs, or raise ValueError on a repeated name (RFC 7515 5.2, RFC 7519 4)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate member name")
+    return obj
+
+
+def _reject_constant(name: str) -> None:
+    """Raise ValueError: NaN and Infinity are not JSON (RFC 8259 6)."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    """Return a JSON number as a float, or raise ValueError when it overflows (1e999)."""
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError("number out of range")
+    return value
+
+
+_JSON = json.JSONDecoder(
+    object_pairs_hook=_object_without_duplicates,
+    parse_constant=_reject_constant,
+    parse_float=_finite_float,
+)
+
+
+def parse_json(data: bytes) -> object:
+    """Return the value of strict UTF-8 JSON text, or raise ValueError."""
+    try:
+        text = data.decode("utf-8")  # RFC 8259 8.1; json.loads(bytes) would also take UTF-16 and UTF-32
+        value = _JSON.decode(text)
+    except RecursionError:  # how Python 3.11 ends deep nesting; later versions parse deeper
+        raise ValueError("nested too deeply") from None
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _depth(value) > MAX_JSON_DEPTH:
+        raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep")
+    if "\\u" in text:  # an escaped lone surrogate ("\ud800") is not a Unicode string (RFC 8725 3.7)
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    return value
+
+
+def _depth(value: object) -> int:
+    """Return how deeply arrays and objects nest in value, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _decode_segment(segment: str, what: str) -> bytes:
+    """Return the bytes of a token segment, or raise MalformedToken naming the segment."""
+    try:
+        return b64url_decode(segment)
+    except ValueError as error:
+        raise MalformedToken(f"the {what} is not base64url ({error})") from None
+
+
+def _json_object(data: bytes, what: str) -> dict:
+    """Return the JSON object data holds, or raise MalformedToken naming what it is."""
+    try:
+        value = parse_json(data)
+    except ValueError as error:
+        raise MalformedToken(f"the {what} is not JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise MalformedToken(f"the {what} is not a JSON object")  # RFC 7519 7.2 steps 4 and 10
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Keys: a JWK (RFC 7517) becomes an RSA public key that passed zjwt's key policy;
+# a JWKS becomes a KeySet, indexed once so each token's key lookup is one dict get.
+# ---------------------------------------------------------------------------
+
+# alg -> (signature scheme, hash), RFC 7518 3.3 (RSASSA-PKCS1-v1_5) and 3.5 (RSASSA-PSS).
+ALGORITHMS = {
+    "RS256": ("pkcs1", hashlib.sha256),
+    "RS384": ("pkcs1", hashlib.sha384),
+    "RS512": ("pkcs1", hashlib.sha512),
+    "PS256": ("pss", hashlib.sha256),
+    "PS384": ("pss", hashlib.sha384),
+    "PS512": ("pss", hashlib.sha512),
+}
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})  # RFC 7518 6.3.2
+
+
+@dataclass(eq=False)  # compared by identity: a key set holds each key object once
+class PublicKey:
+    """An RSA public key from a JWKS, ready to verify signatures."""
+
+    n: int  # modulus
+    e: int  # public exponent
+    kid: str | None  # key id the tokens name (RFC 7517 4.5)
+    alg: str | None  # the one algorithm this key may verify, when the JWK says (RFC 7517 4.4)
+    size: int  # k, the modulus length in bytes: every signature has exactly this length (RFC 8017 8.2.2)
+    native: object  # cryptography's public key, or None without cryptography
+
+
+@functools.cache
+def _cryptography():
+    """Return cryptography's RSA toolkit, imported on first use, or None when it is not installed."""
+    try:
+        from cryptography.exceptions import InvalidSignature as BadSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    except ImportError:
+        return None
+    hash_of = {"RS256": hashes.SHA256(), "RS384": hashes.SHA384(), "RS512": hashes.SHA512()}
+    hash_of.update(PS256=hash_of["RS256"], PS384=hash_of["RS384"], PS512=hash_of["RS512"])
+    params = {}
+    for alg, (scheme, _) in ALGORITHMS.items():
+        h = hash_of[alg]
+        # RFC 7518 3.5: MGF1 with the message's hash, salt as long as the hash, never "auto".
+        pad = padding.PKCS1v15() if scheme == "pkcs1" else padding.PSS(padding.MGF1(h), h.digest_size)
+        params[alg] = (pad, h)
+    return types.SimpleNamespace(rsa=rsa, params=params, BadSignature=BadSignature)
+
+
+def rsa_public_key(n: int, e: int, kid: str | None = None, alg: str | None = None) -> PublicKey:
+    """Return a PublicKey for (n, e) without any policy check: see check_key_policy."""
+    native = None
+    crypto = _cryptography()
+    if crypto is not None:
+        try:
+            native = crypto.rsa.RSAPublicNumbers(e, n).public_key()
+        except ValueError:  # cryptography refuses some keys outright (even e); they then verify nothing
+            native = None
+    return PublicKey(n=n, e=e, kid=kid, alg=alg, size=(n.bit_length() + 7) // 8, native=native)
+
+
+def check_key_policy(n: int, e: int) -> None:
+    """Raise ValueError unless (n, e) is an RSA key zjwt will trust."""
+    bits = n.bit_length()
+    if bits < MIN_RSA_BITS:
+        raise ValueError(f"{bits}-bit modulus is below the {MIN_RSA_BITS}-bit minimum (RFC 7518 3.3)")
+    if bits > MAX_RSA_BITS:
+        raise ValueError(f"{bits}-bit modulus is above the {MAX_RSA_BITS}-bit maximum")
+    if n % 2 == 0:
+        raise ValueError("even modulus: not an RSA key")  # cryptography accepts it, so we check
+    if e < 3 or e % 2 == 0 or e >= n or e >= MAX_RSA_EXPONENT:
+        raise ValueError("public exponent must be odd, at least 3 and below 2**256")
+
+
+def _b64url_uint(jwk: dict, name: str) -> int:
+    """Return a Base64urlUInt member of a JWK (RFC 7518 2, 6.3.1), or raise ValueError."""
+    value = jwk.get(name)
+    if not isinstance(value, str):
+        raise ValueError(f"'{name}' is not a string")
+    try:
+        raw = b64url_decode(value)
+    except ValueError as error:
+        raise ValueError(f"'{name}' is not base64url ({error})") from None
+    if len(raw) > 1 and raw[0] == 0:
+        raise ValueError(f"'{name}' has leading zero octets (RFC 7518 6.3.1: minimum octets)")
+    return int.from_bytes(raw, "big")
+
+
+def _read_jwk(jwk: object) -> tuple[int, int, str | None, str | None]:
+    """Return (n, e, kid, alg) of a JWK usable for RSA signatures, or raise ValueError saying why not."""
+    if not isinstance(jwk, dict):
+        raise ValueError("not a JSON object")
+    if jwk.get("kty") != "RSA":
+        raise ValueError(f"kty {_show(jwk.get('kty'))} is not RSA")  # RFC 7517 4.1, case-sensitive
+    if "use" in jwk and jwk["use"] != "sig":
+        raise ValueError(f"use {_show(jwk['use'])} is not 'sig'")  # RFC 7517 4.2
+    ops = jwk.get("key_ops", ["verify"])
+    if not isinstance(ops, list) or "verify" not in ops:
+        raise ValueError("key_ops does not include 'verify'")  # RFC 7517 4.3
+    alg = jwk.get("alg")
+    if "alg" in jwk and not (isinstance(alg, str) and alg in ALGORITHMS):
+        raise ValueError(f"alg {_show(alg)} is not an RSA signature algorithm")
+    kid = jwk.get("kid")
+    if "kid" in jwk and not isinstance(kid, str):
+        raise ValueError("kid is not a string")
+    if not _PRIVATE_MEMBERS.isdisjoint(jwk):  # never log the values: they are a leaked private key
+        raise ValueError("the JWK contains private key members; the issuer has published a private key")
+    n, e = _b64url_uint(jwk, "n"), _b64url_uint(jwk, "e")
+    check_key_policy(n, e)
+    return n, e, kid, alg
+
+
+def key_from_jwk(jwk: object) -> PublicKey:
+    """Return the PublicKey of one JWK, or raise ValueError saying why it cannot verify signatures."""
+    return rsa_public_key(*_read_jwk(jwk))
+
+
+_AMBIGUOUS = object()  # lookup marker: several keys answer to the same (kid, alg)
+
+
+@dataclass(frozen=True)
+class KeySet:
+    """The usable keys of one JWKS document. Held in memory, it is its own key source."""
+
+    keys: frozenset  # of PublicKey
+    kids: frozenset  # of str: the key ids present
+    lookup: dict  # (kid or None, alg) -> PublicKey or _AMBIGUOUS; kid None maps to the only key for alg
+    source: str  # where the keys came from, for messages
+
+    def key_set(self, kid: str | None = None) -> KeySet:
+        """Return self: keys held in memory never change."""
+        return self
+
+
+def parse_key_set(document: object, source: str = "the configured JWKS", previous: KeySet | None = None) -> KeySet:
+    """Return the usable keys of a JWKS (RFC 7517 5), or raise ValueError if it is not one or has none.
+
+    Keys unchanged since previous keep their PublicKey object, so tokens cached
+    as verified by them stay valid across refreshes.
+    """
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise ValueError("not a JWKS: expected a JSON object with a 'keys' array")
+    jwks = document["keys"]
+    if len(jwks) > MAX_JWKS_KEYS:
+        raise ValueError(f"{len(jwks)} keys; at most {MAX_JWKS_KEYS} are accepted")
+    if not all(isinstance(jwk, dict) for jwk in jwks):
+        raise ValueError("'keys' holds something other than JSON objects")
+    known = {(k.n, k.e, k.kid, k.alg): k for k in previous.keys} if previous else {}
+    keys, skipped = [], []
+    for jwk in jwks:
+        try:
+            fields = _read_jwk(jwk)
+        except ValueError as error:  # RFC 7517 5: ignore keys we cannot use
+            skipped.append(f"key {_show(jwk.get('kid'))}: {error}")
+            continue
+        keys.append(known.get(fields) or rsa_public_key(*fields))
+    for reason in skipped:
+        logger.debug("%s: skipping %s", source, reason)
+    if not keys:
+        raise ValueError(f"no usable RSA signing key ({'; '.join(skipped) or 'the set is empty'})")
+    return KeySet(frozenset(keys), frozenset(k.kid for k in keys if k.kid is not None), _index(keys, source), source)
+
+
+def _index(keys: list[PublicKey], source: str) -> dict:
+    """Return the (kid, alg) -> key lookup of a key set, marking names that fit several keys."""
+    lookup: dict = {}
+    for key in keys:
+        for alg in [key.alg] if key.alg else ALGORITHMS:
+            for name in {key.kid, None}:  # kid None: a token without kid, served only by a lone key
+                lookup[name, alg] = key if (name, alg) not in lookup else _AMBIGUOUS
+    repeated = collections.Counter(key.kid for key in keys if key.kid is not None)
+    for kid, count in repeated.items():  # RFC 7517 4.5: kids SHOULD be distinct; the first one never wins
+        if count > 1:
+            logger.warning(
+                "%s: key id %s names %d keys; only an alg that picks one of them is accepted", source, _show(kid), count
+            )
+    return lookup
+
+
+def find_key(key_set: KeySet, kid: str | None, alg: str) -> PublicKey:
+    """Return the one key in key_set for a token's (kid, alg), or raise UnknownKey saying why there is none."""
+    key = key_set.lookup.get((kid, alg))
+    if isinstance(key, PublicKey):
+        return key
+    if key is _AMBIGUOUS:
+        named = f"key id {_show(kid)}" if kid is not None else "a token without 'kid'"
+        raise UnknownKey(f"{named} matches several {alg} keys in {key_set.source}; refusing to guess")
+    if kid is None:
+        raise UnknownKey(f"the token has no 'kid' and no key in {key_set.source} is for {alg}")
+    if kid in key_set.kids:
+        raise UnknownKey(f"key {_show(kid)} in {key_set.source} is not for {alg} (RFC 8725 3.1: one key, one alg)")
+    raise UnknownKey(f"no key with id {_show(kid)} in {key_set.source}")
+
+
+# ---------------------------------------------------------------------------
+# Signatures: verify_signature(alg, key, signing input, signature) -> bool.
+# With cryptography, OpenSSL does it; without, RFC 8017 in a few lines of integer maths.
+# ---------------------------------------------------------------------------
+
+# RFC 8017 9.2 note 1: the DER DigestInfo that precedes the hash in a PKCS#1 v1.5 signature.
+_DIGEST_INFO = {
+    "sha256": bytes.fromhex("3031300d060960864801650304020105000420"),
+    "sha384": bytes.fromhex("3041300d060960864801650304020205000430"),
+    "sha512": bytes.fromhex("3051300d060960864801650304020305000440"),
+}
+
+
+def default_backend() -> str:
+    """Return "cryptography" when it is installed, else "pure"."""
+    return "pure" if _cryptography() is None else "cryptography"
+
+
+def verify_signature(
+    alg: str, key: PublicKey, signing_input: bytes, signature: bytes, backend: str | None = None
+) -> bool:
+    """Return True only if signature is a valid alg signature of signing_input under key."""
+    if len(signature) != key.size:  # RFC 8017 8.2.2 / 8.1.2 step 1: exactly k bytes, no trimming or padding
+        return False
+    if (backend or default_backend()) == "cryptography":
+        return _verify_with_cryptography(alg, key, signing_input, signature)
+    return _verify_pure(alg, key, signing_input, signature)
+
+
+def _verify_with_cryptography(alg: str, key: PublicKey, signing_input: bytes, signature: bytes) -> bool:
+    """Return True if OpenSSL, through cryptography, accepts the signature."""
+    crypto = _cryptography()
+    if key.native is None:
+        return False
+    pad, hash_ = crypto.params[alg]
+    try:
+        key.native.verify(signature, signing_input, pad, hash_)
+    except crypto.BadSignature:
+        return False
+    return True
+
+
+def _verify_pure(alg: str, key: PublicKey, signing_input: bytes, signature: bytes) -> bool:
+    """Return True if the signature verifies by RFC 8017 8.2.2 (RS*) or 8.1.2 (PS*), in pure Python."""
+    s = int.from_bytes(signature, "big")
+    if s >= key.n:  # RFC 8017 5.2.2 step 1: out of range, and s + n must not pass for s
+        return False
+    m = pow(s, key.e, key.n)  # RSAVP1
+    scheme, hash_new = ALGORITHMS[alg]
+    digest = hash_new(signing_input).digest()
+    if scheme == "pkcs1":
+        return m == emsa_pkcs1_v1_5(hash_new().name, digest, key.size)
+    return _emsa_pss_verify(m, digest, key.n.bit_length() - 1, hash_new)
+
+
+def emsa_pkcs1_v1_5(hash_name: str, digest: bytes, k: int) -> int | None:
+    """Return the RFC 8017 9.2 encoding 00 01 FF..FF 00 DigestInfo H as an integer, or None if k is too small.
+
+    Verification builds this expected value and compares it whole; nothing in
+    the received signature is parsed, so there is nowhere to hide a forgery
+    (Bleichenbacher 2006).  The values compared are public, so a plain integer
+    comparison leaks nothing.
+    """
+    return _pkcs1_prefix(hash_name, k) | int.from_bytes(digest, "big")
+
+
+@functools.lru_cache(maxsize=64)  # one entry per (hash, key size) in use
+def _pkcs1_prefix(hash_name: str, k: int) -> int | None:
+    """Return the PKCS#1 v1.5 encoding of an all-zero hash, so only the hash needs adding."""
+    t = _DIGEST_INFO[hash_name] + bytes(hashlib.new(hash_name).digest_size)
+    if k < len(t) + 11:  # RFC 8017 9.2 step 3: "intended encoded message length too short"
+        return None
+    return int.from_bytes(b"\x00\x01" + b"\xff" * (k - len(t) - 3) + b"\x00" + t, "big")
+
+
+def mgf1(seed: bytes, length: int, hash_new) -> bytes:
+    """Return the RFC 8017 B.2.1 mask of length bytes generated from seed."""
+    blocks = -(-length // hash_new().digest_size)
+    return b"".join(hash_new(seed + i.to_bytes(4, "big")).digest() for i in range(blocks))[:length]
+
+
+def _emsa_pss_verify(m: int, digest: bytes, em_bits: int, hash_new) -> bool:
+    """Return True if m is a valid EMSA-PSS encoding of digest (RFC 8017 9.1.2), salt length = hash length."""
+    h_len = s_len = len(digest)  # RFC 7518 3.5: the salt is as long as the hash
+    em_len = (em_bits + 7) // 8
+    if em_len < h_len + s_len + 2 or m >> em_bits:  # steps 3 and 6: the top bits must be zero
+        return False
+    em = m.to_bytes(em_len, "big")
+    if em[-1] != 0xBC:  # step 4
+        return False
+    masked_db, h = em[: em_len - h_len - 1], em[em_len - h_len - 1 : -1]  # step 5
+    db = int.from_bytes(masked_db, "big") ^ int.from_bytes(mgf1(h, len(masked_db), hash_new), "big")  # 7-8
+    db &= (1 << (em_bits - 8 * (h_len + 1))) - 1  # step 9: clear the bits above em_bits
+    if db >> (8 * s_len) != 1:  # step 10: zero padding, then 0x01, then the salt
+        return False
+    salt = (db & ((1 << (8 * s_len)) - 1)).to_bytes(s_len, "big")
+    return hmac.compare_digest(h, hash_new(bytes(8) + digest + salt).digest())  # steps 12-14
+
+
+# ---------------------------------------------------------------------------
+# Claims: RFC 7519 4.1. Each check compares exactly, with no coercion.
+# ---------------------------------------------------------------------------
+
+
+def _iso(t: float) -> str:
+    """Return a NumericDate as an ISO 8601 UTC time."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def _numeric_date(claims: dict, name: str) -> float | None:
+    """Return claim name as seconds since the epoch, None when absent, or raise MalformedToken."""
+    if name not in claims:
+        return None
+    value = claims[name]
+    if type(value) not in (int, float) or not 0 <= value <= MAX_NUMERIC_DATE:  # not bool, NaN, strings
+        raise MalformedToken(f"the {name!r} claim must be a NumericDate (seconds since 1970), not {_show(value)}")
+    return value
+
+
+def check_times(exp: float | None, nbf: float | None, iat: float | None, now: float, leeway: float) -> None:
+    """Raise ExpiredToken or TokenNotYetValid unless now lies in the token's validity window (RFC 7519 4.1.4-6)."""
+    if exp is not None and now - leeway >= exp:  # RFC 7519 4.1.4: "on or after" exp is expired
+        raise ExpiredToken(f"token expired at {_iso(exp)}, {now - exp:.0f} s ago")
+    if nbf is not None and now + leeway < nbf:
+        raise TokenNotYetValid(f"token is not valid before {_iso(nbf)}, {nbf - now:.0f} s from now")
+    if iat is not None and now + leeway < iat:
+        raise TokenNotYetValid(
+            f"token was issued in the future ({_iso(iat)}, {iat - now:.0f} s from now): check clocks"
+        )
+
+
+def _check_audience(claims: dict, audience: frozenset) -> None:
+    """Raise unless aud names one of audience, or is absent when no audience is configured (RFC 7519 4.1.3)."""
+    if "aud" not in claims:
+        if audience:
+            raise MissingClaim(f"the token has no 'aud' claim; expected one of {sorted(audience)}")
+        return
+    aud = claims["aud"]
+    if not audience:
+        raise InvalidAudience(
+            f"the token is meant for audience {_show(aud)}, and this verifier has none: set Verifier(audience=...)"
+        )
+    values = [aud] if isinstance(aud, str) else aud
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise InvalidAudience("the 'aud' claim must be a string or an array of strings")
+    if audience.isdisjoint(values):
+        raise InvalidAudience(f"the token is meant for {_show(aud)}, not for {sorted(audience)}")
+
+
+def check_claims(claims: dict, issuer: str, audience: frozenset, required: tuple, now: float, leeway: float) -> tuple:
+    """Return (exp, nbf, iat) of claims that pass every check, or raise the InvalidToken that says why not."""
+    for name in required:
+        if name not in claims:
+            raise MissingClaim(f"the token has no {_show(name)} claim, which this verifier requires")
+    if "iss" not in claims:
+        raise MissingClaim("the token has no 'iss' claim")
+    if claims["iss"] != issuer:  # RFC 7519 4.1.1: exact, case-sensitive, no normalisation
+        raise InvalidIssuer(f"the token was issued by {_show(claims['iss'], 80)}, not by {_show(issuer, 80)}")
+    _check_audience(claims, audience)
+    times = _numeric_date(claims, "exp"), _numeric_date(claims, "nbf"), _numeric_date(claims, "iat")
+    check_times(*times, now, leeway)
+    return times
+
+
+# ---------------------------------------------------------------------------
+# Key source: RemoteKeySet fetches the issuer's JWKS, caches it, and refreshes it
+# carefully: one fetch at a time, spaced by a cooldown, old keys kept through outages.
+# ---------------------------------------------------------------------------
+
+
+def _is_loopback(host: str | None) -> bool:
+    """Return True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def check_jwks_uri(uri: str) -> str:
+    """Return uri if keys may be fetched from it (https, or http to loopback), else raise ValueError."""
+    try:
+        url = urllib.parse.urlsplit(uri)
+        url.port  # noqa: B018 - parsing the port validates it
+    except (ValueError, TypeError, AttributeError):
+        raise ValueError(f"{_show(uri, 80)} is not a URL") from None
+    if (url.scheme == "https" and url.hostname) or (url.scheme == "http" and _is_loopback(url.hostname)):
+        return uri
+    raise ValueError(f"JWKS URL {_show(uri, 80)} must use https:// (http:// is allowed only to loopback)")
+
+
+def fetch_key_set(
+    uri: str,
+    *,
+    timeout: float = FETCH_TIMEOUT_SECONDS,
+    max_bytes: int = MAX_JWKS_BYTES,
+    headers: dict | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> object:
+    """Return the JSON document at uri, or raise an exception saying why it could not be had.
+
+    HTTP rules: GET only, no redirects, status 200 only, a body of at most
+    max_bytes, and one deadline of timeout seconds for the whole exchange.
+    """
+    url = urllib.parse.urlsplit(check_jwks_uri(uri))
+    if url.scheme == "https":
+        context = ssl_context or ssl.create_default_context()
+        conn = http.client.HTTPSConnection(url.hostname, url.port or 443, timeout=timeout, context=context)
+    else:  # an explicit port, so http.client does not read "::1" as host ":" and port 1
+        conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    # Socket timeouts apply to each read, so a server dripping a byte a second
+    # would never trip them: at the deadline this timer shuts the socket down.
+    # http.client forgets its socket once a response will close the connection,
+    # so the timer also gets it from this list.
+    sockets: list[socket.socket] = []
+    watchdog = threading.Timer(timeout, _shut_down, (conn, sockets))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        conn.connect()
+        sockets.append(conn.sock)
+        path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        sent = {"Accept": "application/jwk-set+json, application/json", "User-Agent": f"zjwt/{__version__}"}
+        conn.request("GET", path, headers={**sent, **(headers or {})})
+        with conn.getresponse() as response:
+            if response.status != 200:
+                moved = " (redirects are not followed)" if 300 <= response.status < 400 else ""
+                raise ValueError(f"HTTP {response.status} {response.reason}{moved}")
+            body = _read_at_most(response, max_bytes)
+        if time.monotonic() >= deadline:  # the watchdog cut the body short
+            raise TimeoutError(f"no complete response within {timeout} s")
+    except (OSError, http.client.HTTPException):
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"no complete response within {timeout} s") from None
+        raise
+    finally:
+        watchdog.cancel()
+        conn.close()
+    return parse_json(body)
+
+
+def _shut_down(conn: http.client.HTTPConnection, sockets: list[socket.socket]) -> None:
+    """Shut down the connection's sockets, waking any read blocked on them."""
+    for sock in [conn.sock, *sockets]:
+        with contextlib.suppress(AttributeError, OSError):  # not connected yet, or already closed
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _read_at_most(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
+    """Return the response body, or raise ValueError as soon as it passes max_bytes."""
+    declared = response.getheader("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise ValueError(f"response of {declared} bytes is larger than the {max_bytes}-byte limit")
+    chunks, size = [], 0
+    while chunk := response.read(READ_CHUNK_BYTES):
+        size += len(chunk)
+        if size > max_bytes:
+            raise ValueError(f"response is larger than the {max_bytes}-byte limit (stopped after {size} bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class RemoteKeySet:
+    """The keys an issuer publishes at a JWKS URL, fetched lazily and shared by every thread.
+
+    - the first use fetches; threads arriving meanwhile wait for that one fetch;
+    - keys are fresh for cache_seconds; after that one caller refreshes while
+      the others keep verifying with the cached keys;
+    - a kid not in the cached set triggers a refetch, at most one per cooldown;
+    - failed fetches keep the old keys in service for max_stale_seconds, and
+      never make a request wait for another fetch before the cooldown ends.
+
+    Lifetime, cooldown and staleness follow ``clock``; the timeout is real time.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        cache_seconds: float = JWKS_CACHE_SECONDS,
+        cooldown_seconds: float = REFETCH_COOLDOWN_SECONDS,
+        timeout_seconds: float = FETCH_TIMEOUT_SECONDS,
+        max_bytes: int = MAX_JWKS_BYTES,
+        max_stale_seconds: float = MAX_STALE_SECONDS,
+        headers: dict | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        clock=time.time,
+    ):
+        self.uri = check_jwks_uri(uri)
+        for name, value in [("cache_seconds", cache_seconds), ("cooldown_seconds", cooldown_seconds)]:
+            if not value >= 0:
+                raise ValueError(f"{name} must be a number of seconds >= 0")
+        if not timeout_seconds > 0 or not max_bytes > 0 or not max_stale_seconds >= cache_seconds:
+            raise ValueError("timeout_seconds and max_bytes must be > 0, max_stale_seconds >= cache_seconds")
+        self.cache_seconds = cache_seconds
+        self.cooldown_seconds = cooldown_seconds
+        self.timeout_seconds = timeout_seconds
+        self.max_bytes = max_bytes
+        self.max_stale_seconds = max_stale_seconds
+        self.headers = dict(headers or {})
+        self.ssl_context = ssl_context
+        self.clock = clock
+        self.fetch_count = 0  # fetches attempted
+        self.failure_count = 0  # fetches that failed
+        self.last_error: str | None = None  # why the last failed fetch failed
+        self.attempted_at: float | None = None  # clock time of the last fetch attempt
+        self._cached: tuple[KeySet | None, float] = (None, 0.0)  # (keys, clock time they were fetched)
+        self._fetching = False
+        self._changed = threading.Condition()
+
+    @property
+    def fetched_at(self) -> float | None:
+        """Return the clock time of the last successful fetch, or None."""
+        key_set, fetched_at = self._cached
+        return None if key_set is None else fetched_at
+
+    @property
+    def fresh(self) -> bool:
+        """Return True while the cached keys are younger than cache_seconds."""
+        key_set, fetched_at = self._cached
+        return key_set is not None and self.clock() - fetched_at < self.cache_seconds
+
+    def key_set(self, kid: str | None = None) -> KeySet:
+        """Return the keys to verify with, fetching first if they are missing, old, or lack kid."""
+        key_set, fetched_at = self._cached
+        if (
+            key_set is not None
+            and self.clock() - fetched_at < self.cache_seconds
+            and (kid is None or kid in key_set.kids)
+        ):
+            return key_set
+        return self._refresh(kid)
+
+    def reload(self) -> KeySet:
+        """Fetch now, whatever the cache and cooldown say; return the new keys or raise KeySetUnavailable."""
+        with self._changed:
+            while self._fetching:
+                self._changed.wait()
+            self._fetching, self.attempted_at = True, self.clock()
+        failures = self.failure_count
+        self._fetch()
+        if self.failure_count > failures:
+            raise KeySetUnavailable(f"could not fetch the keys of {self.uri}: {self.last_error}", 1)
+        return self._cached[0]
+
+    def _refresh(self, kid: str | None) -> KeySet:
+        """Return the keys after fetching, joining a fetch in flight, or deciding not to fetch."""
+        with self._changed:
+            while True:
+                now = self.clock()
+                key_set, fetched_at = self._cached
+                usable = key_set is not None and now - fetched_at < self.max_stale_seconds
+                has_kid = usable and (kid is None or kid in key_set.kids)
+                if has_kid and now - fetched_at < self.cache_seconds:
+                    return key_set  # another thread fetched while we waited
+                if self._fetching:
+                    if has_kid:
+                        return key_set  # old but usable: no need to wait for the refresh
+                    self._changed.wait()  # cold, or kid unknown: this fetch may bring it
+                    continue
+                cooling = self.attempted_at is not None and now - self.attempted_at < self.cooldown_seconds
+                if cooling and usable:
+                    return key_set  # the verifier reports an unknown kid itself
+                if cooling:
+                    retry = max(1, int(self.attempted_at + self.cooldown_seconds - now + 0.999))
+                    raise KeySetUnavailable(f"the issuer's signing keys are unavailable; retry in {retry} s", retry)
+                self._fetching, self.attempted_at = True, now
+                break
+        self._fetch()
+        return self._refresh(kid)
+
+    def _fetch(self) -> None:
+        """Fetch and parse the JWKS, then store the keys or record why that failed; wake waiting threads."""
+        try:
+            document = fetch_key_set(
+                self.uri,
+                timeout=self.timeout_seconds,
+                max_bytes=self.max_bytes,
+                headers=self.headers,
+                ssl_context=self.ssl_context,
+            )
+            fetched = parse_key_set(document, self.uri, previous=self._cached[0])
+        except Exception as error:  # noqa: BLE001 - any failure is an outage: keep serving the keys we have
+            with self._changed:
+                self.failure_count += 1
+                self.last_error = f"{type(error).__name__}: {error}"
+            logger.warning("could not fetch the JWKS at %s: %s", self.uri, self.last_error)
+        else:
+            with self._changed:
+                self._cached = (fetched, self.clock())
+        finally:
+            with self._changed:
+                self.fetch_count += 1
+                self._fetching = False
+                self._changed.notify_all()
+
+
+# ---------------------------------------------------------------------------
+# Verifier: a token is checked in the order of RFC 8725 2 and 3: shape, header
+# and alg, key, signature over the received bytes, and only then the claims.
+# ---------------------------------------------------------------------------
+
+# Header members that change how a token is read (RFC 7515 4.1.11 crit, RFC 7797 b64)
+# or belong to encrypted tokens (RFC 7516, RFC 7518 4.6-4.8): no JWT we accept has them.
+_UNSUPPORTED_HEADER = frozenset({"crit", "b64", "zip", "enc", "epk", "apu", "apv", "iv", "tag", "p2s", "p2c"})
+
+
+def split_token(token: str) -> list[str]:
+    """Return the header, payload and signature segments of a compact JWS, or raise MalformedToken."""
+    segments = token.split(".")
+    if len(segments) != 3:  # RFC 7515 7.1; five segments would be an encrypted JWT (RFC 7516 9)
+        raise MalformedToken(f"a JWT has 3 dot-separated segments, this token has {len(segments)}")
+    return segments
+
+
+def read_header(segment: str, algorithms: frozenset) -> tuple[str, str | None]:
+    """Return (alg, kid) of a JOSE header the verifier accepts (RFC 7515 4.1, RFC 8725 3.1), or raise."""
+    header = _json_object(_decode_segment(segment, "header"), "header")
+    alg = header.get("alg")
+    if not isinstance(alg, str):
+        raise MalformedToken("the header has no 'alg' string")
+    if alg not in algorithms:  # the allow-list is the verifier's, never the token's
+        raise DisallowedAlgorithm(f"algorithm {_show(alg)} is not allowed (allowed: {', '.join(sorted(algorithms))})")
+    unsupported = _UNSUPPORTED_HEADER.intersection(header)
+    if unsupported:
+        raise MalformedToken(f"the header has {min(unsupported)!r}, which zjwt does not implement (RFC 7515 4.1.11)")
+    cty = header.get("cty")
+    if isinstance(cty, str) and cty.lower() in ("jwt", "application/jwt"):  # RFC 8725 2.8: no nested tokens
+        raise MalformedToken("nested JWTs (cty 'JWT') are not accepted")
+    kid = header.get("kid")
+    if "kid" in header and (not isinstance(kid, str) or len(kid) > MAX_KID_CHARS):
+        raise MalformedToken(f"the 'kid' header must be a string of at most {MAX_KID_CHARS} characters")
+    return alg, kid
+
+
+class Verifier:
+    """Verifies the JWTs of one issuer: signature by the issuer's keys, then the claims.
+
+    >>> verifier = Verifier("https://issuer.example")   # keys from https://issuer.example/.well-known/jwks.json
+    >>> verifier.key_source.uri
+    'https://issuer.example/.well-known/jwks.json'
+    """
+
+    def __init__(
+        self,
+        issuer: str,
+        *,
+        jwks_uri: str | None = None,
+        jwks: dict | None = None,
+        key_source: object = None,
+        audience: str | list[str] | None = None,
+        algorithms: tuple[str, ...] = ("RS256",),
+        leeway: float = 0,
+        required_claims: tuple[str, ...] = ("exp",),
+        backend: str | None = None,
+        clock=time.time,
+        cache_size: int = VERIFIED_CACHE_SIZE,
+    ):
+        if not isinstance(issuer, str) or not issuer:
+            raise ValueError("issuer must be a non-empty string (the 'iss' your tokens carry)")
+        self.issuer = issuer
+        self.audience = _audience_set(audience)
+        self.algorithms = _algorithm_set(algorithms)
+        if type(leeway) not in (int, float) or not 0 <= leeway <= 3600:
+            raise ValueError("leeway must be a number of seconds between 0 and 3600")
+        self.leeway = leeway
+        if isinstance(required_claims, str) or not all(isinstance(c, str) for c in required_claims):
+            raise ValueError("required_claims must be a list of claim names")
+        self.required_claims = tuple(required_claims)
+        if "aud" in self.required_claims and not self.audience:
+            raise ValueError("requiring 'aud' needs audience=...: tokens with an audience are refused without one")
+        if backend not in (None, "pure", "cryptography"):
+            raise ValueError("backend must be None, 'pure' or 'cryptography'")
+        if backend == "cryptography" and _cryptography() is None:
+            raise ValueError("backend 'cryptography' needs the package: pip install cryptography")
+        self.backend = backend or default_backend()
+        self.clock = clock
+        self.key_source = _key_source(issuer, jwks_uri, jwks, key_source, clock)
+        if type(cache_size) is not int or cache_size < 0:
+            raise ValueError("cache_size must be an integer >= 0 (0 disables the cache)")
+        self.cache_size = cache_size
+        self._verified: collections.OrderedDict = collections.OrderedDict()  # token -> _Verified, LRU order
+        self._verified_lock = threading.Lock()
+        self._headers: dict = {}  # header segment -> (alg, kid): one issuer's tokens share one header
+
+    def verify(self, token: str | bytes) -> dict:
+        """Return the claims of a token that passes every check, or raise InvalidToken or KeySetUnavailable."""
+        if type(token) is not str:
+            token = _token_text(token)
+        if len(token) > MAX_TOKEN_BYTES:  # before any splitting or decoding
+            raise MalformedToken(f"the token is longer than {MAX_TOKEN_BYTES} bytes")
+        hit = self._verified.get(token)
+        if hit is not None:
+            claims = self._reuse(token, hit)
+            if claims is not None:
+                return claims
+        header_b64, payload_b64, signature_b64 = split_token(token)
+        alg, kid = self._headers.get(header_b64) or self._read_header(header_b64)
+        key = find_key(self.key_source.key_set(kid), kid, alg)
+        payload = _decode_segment(payload_b64, "payload")  # the shape is checked before the signature
+        signature = _decode_segment(signature_b64, "signature")
+        signing_input = token[: len(header_b64) + len(payload_b64) + 1].encode("ascii")  # as received: RFC 7515 5.2
+        if not verify_signature(alg, key, signing_input, signature, self.backend):
+            raise InvalidSignature(f"the signature does not match the token ({alg}, key {_show(key.kid)})")
+        claims = _json_object(payload, "payload")
+        times = check_claims(claims, self.issuer, self.audience, self.required_claims, self.clock(), self.leeway)
+        if self.cache_size:
+            self._remember(token, _Verified(marshal.dumps(claims), key, kid, times))
+        return claims
+
+    def authenticate(self, authorization: str | None) -> dict:
+        """Return the claims of the bearer token in an Authorization header value, or raise AuthError."""
+        return self.verify(bearer_token(authorization))
+
+    def _read_header(self, header_b64: str) -> tuple[str, str | None]:
+        """Return (alg, kid) of a header segment, remembering it for the issuer's next tokens."""
+        alg_kid = read_header(header_b64, self.algorithms)
+        if len(self._headers) >= 64:  # bounded: attackers can send any number of distinct headers
+            self._headers.clear()
+        self._headers[header_b64] = alg_kid
+        return alg_kid
+
+    def _reuse(self, token: str, hit: _Verified) -> dict | None:
+        """Return fresh claims of a token verified before, if its key is still published and its times hold."""
+        if hit.key not in self.key_source.key_set(hit.kid).keys:  # the key left the set: check again
+            self._forget(token)
+            return None
+        try:
+            check_times(*hit.times, self.clock(), self.leeway)
+        except InvalidToken:
+            self._forget(token)
+            raise
+        with self._verified_lock:
+            if token in self._verified:
+                self._verified.move_to_end(token)
+        return marshal.loads(hit.claims)  # a new dict each call: callers may change theirs freely
+
+    def _remember(self, token: str, verified: _Verified) -> None:
+        """Cache a verified token, evicting the least recently used beyond cache_size."""
+        with self._verified_lock:
+            self._verified[token] = verified
+            if len(self._verified) > self.cache_size:
+                self._verified.popitem(last=False)
+
+    def _forget(self, token: str) -> None:
+        """Drop a token from the verified cache."""
+        with self._verified_lock:
+            self._verified.pop(token, None)
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """What the verified-token cache keeps of a token: enough to recheck it without the signature."""
+
+    claims: bytes  # marshal.dumps of the claims: loads() builds an independent copy in C
+    key: PublicKey  # the key that verified it
+    kid: str | None
+    times: tuple  # (exp, nbf, iat)
+
+
+def _token_text(token: object) -> str:
+    """Return a bytes token as text, or raise MalformedToken for anything that is not a token."""
+    if isinstance(token, (bytes, bytearray)):
+        try:
+            return bytes(token).decode("ascii")
+        except UnicodeDecodeError:
+            raise MalformedToken("the token contains non-ASCII bytes") from None
+    raise MalformedToken(f"a token is a string, not {type(token).__name__}")
+
+
+def _audience_set(audience: object) -> frozenset:
+    """Return the configured audience as a set of strings, or raise ValueError."""
+    if audience is None:
+        return frozenset()
+    values = [audience] if isinstance(audience, str) else audience
+    if not isinstance(values, (list, tuple, set, frozenset)) or not all(isinstance(v, str) and v for v in values):
+        raise ValueError("audience must be a non-empty string or a list of them")
+    if not values:
+        raise ValueError("audience must name at least one audience (or be None)")
+    return frozenset(values)
+
+
+def _algorithm_set(algorithms: object) -> frozenset:
+    """Return the allow-list as a set, or raise ValueError for anything but RSA signature algorithms."""
+    if isinstance(algorithms, str) or not algorithms:
+        raise ValueError("algorithms must be a non-empty list, such as ('RS256',)")
+    unknown = [a for a in algorithms if not (isinstance(a, str) and a in ALGORITHMS)]
+    if unknown:
+        raise ValueError(f"unsupported algorithms {unknown}: zjwt verifies only {', '.join(ALGORITHMS)}")
+    return frozenset(algorithms)
+
+
+def _key_source(issuer: str, jwks_uri: str | None, jwks: dict | None, key_source: object, clock) -> object:
+    """Return where the verifier's keys come from: a shared source, a JWKS in memory, or the issuer's URL."""
+    if sum(x is not None for x in (jwks_uri, jwks, key_source)) > 1:
+        raise ValueError("pass at most one of jwks_uri, jwks and key_source")
+    if key_source is not None:
+        if not callable(getattr(key_source, "key_set", None)):
+            raise ValueError("key_source must have a key_set(kid) method, as RemoteKeySet does")
+        return key_source
+    if jwks is not None:
+        return parse_key_set(jwks)
+    if jwks_uri is None:
+        jwks_uri = issuer.rstrip("/") + "/.well-known/jwks.json"  # the seed's convention, and Zuplo's
+        try:
+            check_jwks_uri(jwks_uri)
+        except ValueError:
+            raise ValueError(f"cannot fetch keys from issuer {_show(issuer, 80)}: pass jwks_uri= or jwks=") from None
+    return RemoteKeySet(jwks_uri, clock=clock)
+
+
+# ---------------------------------------------------------------------------
+# Integrations: the Authorization header (RFC 6750 2.1), error responses (RFC 6750 3)
+# and a WSGI middleware for Flask, Django, bottle and any other WSGI app.
+# ---------------------------------------------------------------------------
+
+
+def bearer_token(authorization: str | None) -> str:
+    """Return the token of an 'Authorization: Bearer <token>' value, or raise MissingToken or InvalidRequest."""
+    if not authorization:
+        raise MissingToken("no bearer token: send 'Authorization: Bearer <token>'")
+    if isinstance(authorization, bytes):
+        authorization = authorization.decode("latin-1")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer":  # RFC 7235 2.1: schemes are case-insensitive
+        raise MissingToken(f"the Authorization header uses the {_show(scheme, 20)} scheme; a bearer token is needed")
+    token = token.lstrip(" ")  # RFC 6750 2.1: "Bearer" 1*SP b64token
+    if not token:
+        raise InvalidRequest("the Authorization header says 'Bearer' but carries no token")
+    return token
+
+
+def error_response(error: AuthError, realm: str = DEFAULT_REALM) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Return (status, headers, JSON body) that a server should send for an AuthError."""
+    body = json.dumps({"error": http.HTTPStatus(error.status).phrase, "message": error.message}).encode()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")]
+    challenge = error.www_authenticate(realm)
+    if challenge:
+        headers.append(("WWW-Authenticate", challenge))
+    if error.retry_after is not None:
+        headers.append(("Retry-After", str(error.retry_after)))
+    return error.status, headers, body
+
+
+def wsgi_middleware(app, verifier: Verifier, public_paths=("/public",), realm: str = DEFAULT_REALM):
+    """Return a WSGI app that requires a valid bearer token except on public_paths.
+
+    The claims are put in ``environ["zjwt.claims"]``; failures are answered
+    here with error_response (401, 400 or 503), and app never sees them.
+    """
+    public = frozenset(public_paths)
+
+    def protected_app(environ, start_response):
+        if (environ.get("PATH_INFO") or "/") not in public:
+            try:
+                environ["zjwt.claims"] = verifier.authenticate(environ.get("HTTP_AUTHORIZATION"))
+            except AuthError as error:
+                status, headers, body = error_response(error, realm)
+                start_response(f"{status} {http.HTTPStatus(status).phrase}", headers)
+                return [body]
+        return app(environ, start_response)
+
+    return protected_app
+
+
+# ---------------------------------------------------------------------------
+# Command line: python zjwt.py verify TOKEN --issuer ISS | inspect TOKEN
+# ---------------------------------------------------------------------------
+
+
+def _inspect(token: str) -> dict:
+    """Return the decoded, UNVERIFIED header and payload of a token."""
+    header, payload, _ = split_token(token)
+    return {
+        "header": _json_object(_decode_segment(header, "header"), "header"),
+        "payload": _json_object(_decode_segment(payload, "payload"), "payload"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 verified, 1 rejected, 2 usage)."""
+    parser = argparse.ArgumentParser(prog="python zjwt.py", description="Verify or inspect a JWT.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    verify = commands.add_parser("verify", help="verify a token and print its claims as JSON")
+    verify.add_argument("token", help="the token, or - to read it from standard input")
+    verify.add_argument("--issuer", required=True, help="the expected 'iss'")
+    verify.add_argument("--audience", action="append", help="an accepted 'aud' (repeatable)")
+    verify.add_argument("--algorithm", action="append", choices=list(ALGORITHMS), help="allowed alg (default RS256)")
+    verify.add_argument("--leeway", type=float, default=0, help="seconds of clock skew tolerated")
+    keys = verify.add_mutually_exclusive_group()
+    keys.add_argument("--jwks-uri", help="where to fetch the keys (default: <issuer>/.well-known/jwks.json)")
+    keys.add_argument("--jwks-file", help="a JWKS file to read the keys from")
+    inspect = commands.add_parser("inspect", help="print a token's header and payload WITHOUT verifying")
+    inspect.add_argument("token", help="the token, or - to read it from standard input")
+    args = parser.parse_args(argv)
+    token = sys.stdin.read().strip() if args.token == "-" else args.token
+    try:
+        if args.command == "inspect":
+            print("UNVERIFIED: the signature and claims have NOT been checked")
+            print(json.dumps(_inspect(token), indent=2))
+            return 0
+        jwks = None
+        if args.jwks_file:
+            with open(args.jwks_file, "rb") as file:
+                jwks = parse_json(file.read())
+        verifier = Verifier(
+            args.issuer,
+            audience=args.audience,
+            algorithms=tuple(args.algorithm or ("RS256",)),
+            leeway=args.leeway,
+            jwks_uri=args.jwks_uri,
+            jwks=jwks,
+            cache_size=0,
+        )
+        print(json.dumps(verifier.verify(token), indent=2))
+        return 0
+    except KeySetUnavailable as error:
+        print(f"keys unavailable: {verifier.key_source.last_error or error.message}", file=sys.stderr)
+        return 1
+    except AuthError as error:
+        print(f"rejected: {error.message}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
