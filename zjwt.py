@@ -219,19 +219,19 @@ _BASE64URL_TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING = {0: b"", 2: b"==", 3: b"="}
 # RFC 4648 3.5: the bits after the last whole byte must be zero, so a segment of
 # length 2 or 3 (mod 4) must end in a character whose low 4 or 2 bits are zero.
-_CANONICAL_LAST_CHAR = {0: None, 2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
+_CANONICAL_LAST_BYTE = {0: None, 2: frozenset(b"AQgw"), 3: frozenset(b"AEIMQUYcgkosw048")}
 
 
-def b64url_decode(segment: str) -> bytes:
-    """Return the bytes of a non-empty, unpadded, canonical base64url string, or raise ValueError."""
-    data = segment.encode("ascii")  # UnicodeEncodeError is a ValueError
+def b64url_decode(segment: str | bytes) -> bytes:
+    """Return the bytes of a non-empty, unpadded, canonical base64url segment, or raise ValueError."""
+    data = segment.encode("ascii") if isinstance(segment, str) else segment  # UnicodeEncodeError is a ValueError
     if not data:
         raise ValueError("empty")
     remainder = len(data) % 4
     if remainder == 1:
         raise ValueError("impossible length")
-    last_chars = _CANONICAL_LAST_CHAR[remainder]
-    if last_chars is not None and segment[-1] not in last_chars:
+    last_bytes = _CANONICAL_LAST_BYTE[remainder]
+    if last_bytes is not None and data[-1] not in last_bytes:
         raise ValueError("non-canonical encoding (unused bits set)")
     return binascii.a2b_base64(data.translate(_BASE64URL_TO_STANDARD) + _PADDING[remainder], strict_mode=True)
 
@@ -267,10 +267,12 @@ _JSON = json.JSONDecoder(
 def parse_json(data: bytes) -> object:
     """Return the value of strict UTF-8 JSON text, or raise ValueError."""
     try:
-        text = data.decode("utf-8")  # RFC 8259 8.1; json.loads(bytes) would also take UTF-16 and UTF-32
-        value = _JSON.decode(text)
+        text = data.decode("utf-8").strip(" \t\n\r")  # RFC 8259 8.1 (json.loads would take UTF-16 too), 2
+        value, end = _JSON.raw_decode(text)
     except RecursionError:  # how Python 3.11 ends deep nesting; later versions parse deeper
         raise ValueError("nested too deeply") from None
+    if end != len(text):
+        raise ValueError("extra data after the JSON value")
     if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _depth(value) > MAX_JSON_DEPTH:
         raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep")
     if "\\u" in text:  # an escaped lone surrogate ("\ud800") is not a Unicode string (RFC 8725 3.7)
@@ -289,7 +291,7 @@ def _depth(value: object) -> int:
     return deepest
 
 
-def _decode_segment(segment: str, what: str) -> bytes:
+def _decode_segment(segment: bytes, what: str) -> bytes:
     """Return the bytes of a token segment, or raise MalformedToken naming the segment."""
     try:
         return b64url_decode(segment)
@@ -613,9 +615,9 @@ def _iso(t: float) -> str:
 
 def _numeric_date(claims: dict, name: str) -> float | None:
     """Return claim name as seconds since the epoch, None when absent, or raise MalformedToken."""
-    if name not in claims:
+    value = claims.get(name)
+    if value is None and name not in claims:
         return None
-    value = claims[name]
     if type(value) not in (int, float) or not 0 <= value <= MAX_NUMERIC_DATE:  # not bool, NaN, strings
         raise MalformedToken(f"the {name!r} claim must be a NumericDate (seconds since 1970), not {_show(value)}")
     return value
@@ -644,10 +646,11 @@ def _check_audience(claims: dict, audience: frozenset) -> None:
         raise InvalidAudience(
             f"the token is meant for audience {_show(aud)}, and this verifier has none: set Verifier(audience=...)"
         )
-    values = [aud] if isinstance(aud, str) else aud
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+    if type(aud) is str and aud in audience:  # the common case, first
+        return
+    if type(aud) is list and not all(type(v) is str for v in aud):
         raise InvalidAudience("the 'aud' claim must be a string or an array of strings")
-    if audience.isdisjoint(values):
+    if type(aud) is not list or audience.isdisjoint(aud):  # with a string aud: exact match, never a substring
         raise InvalidAudience(f"the token is meant for {_show(aud)}, not for {sorted(audience)}")
 
 
@@ -656,11 +659,13 @@ def check_claims(claims: dict, issuer: str, audience: frozenset, required: tuple
     for name in required:
         if name not in claims:
             raise MissingClaim(f"the token has no {_show(name)} claim, which this verifier requires")
-    if "iss" not in claims:
-        raise MissingClaim("the token has no 'iss' claim")
-    if claims["iss"] != issuer:  # RFC 7519 4.1.1: exact, case-sensitive, no normalisation
-        raise InvalidIssuer(f"the token was issued by {_show(claims['iss'], 80)}, not by {_show(issuer, 80)}")
-    _check_audience(claims, audience)
+    iss = claims.get("iss")
+    if iss != issuer:  # RFC 7519 4.1.1: exact, case-sensitive, no normalisation
+        if "iss" not in claims:
+            raise MissingClaim("the token has no 'iss' claim")
+        raise InvalidIssuer(f"the token was issued by {_show(iss, 80)}, not by {_show(issuer, 80)}")
+    if audience or "aud" in claims:
+        _check_audience(claims, audience)
     times = _numeric_date(claims, "exp"), _numeric_date(claims, "nbf"), _numeric_date(claims, "iat")
     check_times(*times, now, leeway)
     return times
@@ -911,15 +916,15 @@ class RemoteKeySet:
 _UNSUPPORTED_HEADER = frozenset({"crit", "b64", "zip", "enc", "epk", "apu", "apv", "iv", "tag", "p2s", "p2c"})
 
 
-def split_token(token: str) -> list[str]:
+def split_token(token: bytes) -> list[bytes]:
     """Return the header, payload and signature segments of a compact JWS, or raise MalformedToken."""
-    segments = token.split(".")
+    segments = token.split(b".")
     if len(segments) != 3:  # RFC 7515 7.1; five segments would be an encrypted JWT (RFC 7516 9)
         raise MalformedToken(f"a JWT has 3 dot-separated segments, this token has {len(segments)}")
     return segments
 
 
-def read_header(segment: str, algorithms: frozenset) -> tuple[str, str | None]:
+def read_header(segment: bytes, algorithms: frozenset) -> tuple[str, str | None]:
     """Return (alg, kid) of a JOSE header the verifier accepts (RFC 7515 4.1, RFC 8725 3.1), or raise."""
     header = _json_object(_decode_segment(segment, "header"), "header")
     alg = header.get("alg")
@@ -985,8 +990,10 @@ class Verifier:
         if type(cache_size) is not int or cache_size < 0:
             raise ValueError("cache_size must be an integer >= 0 (0 disables the cache)")
         self.cache_size = cache_size
-        self._verified: collections.OrderedDict = collections.OrderedDict()  # token -> _Verified, LRU order
-        self._verified_lock = threading.Lock()
+        # token -> (marshal.dumps(claims), key, kid, (exp, nbf, iat)), least recently used first.
+        # marshal.loads builds an independent copy of the claims in C, faster than copy.deepcopy.
+        # Each OrderedDict operation is atomic, so threads share it without a lock.
+        self._verified: collections.OrderedDict = collections.OrderedDict()
         self._headers: dict = {}  # header segment -> (alg, kid): one issuer's tokens share one header
 
     def verify(self, token: str | bytes) -> dict:
@@ -1000,25 +1007,26 @@ class Verifier:
             claims = self._reuse(token, hit)
             if claims is not None:
                 return claims
-        header_b64, payload_b64, signature_b64 = split_token(token)
+        data = _ascii(token)
+        header_b64, payload_b64, signature_b64 = split_token(data)
         alg, kid = self._headers.get(header_b64) or self._read_header(header_b64)
         key = find_key(self.key_source.key_set(kid), kid, alg)
         payload = _decode_segment(payload_b64, "payload")  # the shape is checked before the signature
         signature = _decode_segment(signature_b64, "signature")
-        signing_input = token[: len(header_b64) + len(payload_b64) + 1].encode("ascii")  # as received: RFC 7515 5.2
+        signing_input = data[: len(header_b64) + len(payload_b64) + 1]  # the bytes as received: RFC 7515 5.2
         if not verify_signature(alg, key, signing_input, signature, self.backend):
             raise InvalidSignature(f"the signature does not match the token ({alg}, key {_show(key.kid)})")
         claims = _json_object(payload, "payload")
         times = check_claims(claims, self.issuer, self.audience, self.required_claims, self.clock(), self.leeway)
         if self.cache_size:
-            self._remember(token, _Verified(marshal.dumps(claims), key, kid, times))
+            self._remember(token, (marshal.dumps(claims), key, kid, times))
         return claims
 
     def authenticate(self, authorization: str | None) -> dict:
         """Return the claims of the bearer token in an Authorization header value, or raise AuthError."""
         return self.verify(bearer_token(authorization))
 
-    def _read_header(self, header_b64: str) -> tuple[str, str | None]:
+    def _read_header(self, header_b64: bytes) -> tuple[str, str | None]:
         """Return (alg, kid) of a header segment, remembering it for the issuer's next tokens."""
         alg_kid = read_header(header_b64, self.algorithms)
         if len(self._headers) >= 64:  # bounded: attackers can send any number of distinct headers
@@ -1026,42 +1034,39 @@ class Verifier:
         self._headers[header_b64] = alg_kid
         return alg_kid
 
-    def _reuse(self, token: str, hit: _Verified) -> dict | None:
+    def _reuse(self, token: str, hit: tuple) -> dict | None:
         """Return fresh claims of a token verified before, if its key is still published and its times hold."""
-        if hit.key not in self.key_source.key_set(hit.kid).keys:  # the key left the set: check again
+        claims, key, kid, times = hit
+        if key not in self.key_source.key_set(kid).keys:  # the key left the set: check again
             self._forget(token)
             return None
         try:
-            check_times(*hit.times, self.clock(), self.leeway)
+            check_times(*times, self.clock(), self.leeway)
         except InvalidToken:
             self._forget(token)
             raise
-        with self._verified_lock:
-            if token in self._verified:
-                self._verified.move_to_end(token)
-        return marshal.loads(hit.claims)  # a new dict each call: callers may change theirs freely
+        with contextlib.suppress(KeyError):  # another thread may have evicted it meanwhile
+            self._verified.move_to_end(token)
+        return marshal.loads(claims)  # a new dict each call: callers may change theirs freely
 
-    def _remember(self, token: str, verified: _Verified) -> None:
+    def _remember(self, token: str, verified: tuple) -> None:
         """Cache a verified token, evicting the least recently used beyond cache_size."""
-        with self._verified_lock:
-            self._verified[token] = verified
-            if len(self._verified) > self.cache_size:
+        self._verified[token] = verified
+        if len(self._verified) > self.cache_size:
+            with contextlib.suppress(KeyError):  # another thread emptied it meanwhile
                 self._verified.popitem(last=False)
 
     def _forget(self, token: str) -> None:
         """Drop a token from the verified cache."""
-        with self._verified_lock:
-            self._verified.pop(token, None)
+        self._verified.pop(token, None)
 
 
-@dataclass(frozen=True)
-class _Verified:
-    """What the verified-token cache keeps of a token: enough to recheck it without the signature."""
-
-    claims: bytes  # marshal.dumps of the claims: loads() builds an independent copy in C
-    key: PublicKey  # the key that verified it
-    kid: str | None
-    times: tuple  # (exp, nbf, iat)
+def _ascii(token: str) -> bytes:
+    """Return the token's bytes, or raise MalformedToken: a compact JWS is ASCII only (RFC 7515 7.1)."""
+    try:
+        return token.encode("ascii")
+    except UnicodeEncodeError:
+        raise MalformedToken("the token contains non-ASCII characters") from None
 
 
 def _token_text(token: object) -> str:
@@ -1176,7 +1181,7 @@ def wsgi_middleware(app, verifier: Verifier, public_paths=("/public",), realm: s
 
 def _inspect(token: str) -> dict:
     """Return the decoded, UNVERIFIED header and payload of a token."""
-    header, payload, _ = split_token(token)
+    header, payload, _ = split_token(_ascii(token))
     return {
         "header": _json_object(_decode_segment(header, "header"), "header"),
         "payload": _json_object(_decode_segment(payload, "payload"), "payload"),
