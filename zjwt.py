@@ -646,11 +646,11 @@ def _check_audience(claims: dict, audience: frozenset) -> None:
         raise InvalidAudience(
             f"the token is meant for audience {_show(aud)}, and this verifier has none: set Verifier(audience=...)"
         )
-    if type(aud) is str and aud in audience:  # the common case, first
+    if type(aud) is str and aud in audience:  # the common case first; a set lookup, never a substring test
         return
-    if type(aud) is list and not all(type(v) is str for v in aud):
+    if type(aud) is not str and not (type(aud) is list and all(type(v) is str for v in aud)):
         raise InvalidAudience("the 'aud' claim must be a string or an array of strings")
-    if type(aud) is not list or audience.isdisjoint(aud):  # with a string aud: exact match, never a substring
+    if type(aud) is str or audience.isdisjoint(aud):
         raise InvalidAudience(f"the token is meant for {_show(aud)}, not for {sorted(audience)}")
 
 

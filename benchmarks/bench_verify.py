@@ -1,0 +1,282 @@
+"""How long one JWT verification takes: zjwt against the floor and the peers, measured in one run.
+
+    pip install -e '.[bench]'      # cryptography, PyJWT, joserfc, jwcrypto, authlib, python-jose
+    python benchmarks/bench_verify.py [--rounds 15]
+
+Every case verifies the same kind of token: a ~940-byte RS256 gateway token with
+a ~400-byte payload, checking signature, iss, aud and exp.  "New token" cases
+cycle through 1,200 distinct tokens, more than zjwt's verified-token cache
+holds, so each call really checks a signature.  The cases run interleaved, a
+batch each per round; the table shows the median µs per verification and the
+median, over rounds, of the ratio to the floor measured in the same round.
+
+Floors: the raw cryptography verify call on the same signing input and
+signature (what no library can beat), and for the pure-Python backend the raw
+pow() and comparison it cannot avoid.  Peers not installed are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import statistics
+import sys
+import threading
+import time
+import warnings
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import zjwt  # noqa: E402 - the module next to this folder, not an installed copy
+
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import padding, rsa  # noqa: E402
+
+ISSUER = "https://my-api-a32f34.zuplo.api/__zuplo/issuer"
+AUDIENCE = "https://api.example.com"
+DISTINCT_TOKENS = 1200  # more than zjwt.VERIFIED_CACHE_SIZE: every "new token" call misses the cache
+BATCH_SECONDS = 0.03  # how long one case runs per round
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def uint(value: int) -> str:
+    return b64(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+
+def make_issuer(bits: int, kid: str) -> tuple:
+    """Return (private key, public JWK) of a new RSA key."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    numbers = private.public_key().public_numbers()
+    return private, {"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": uint(numbers.n), "e": uint(numbers.e)}
+
+
+def mint(private, kid: str, count: int) -> list[str]:
+    """Return count distinct gateway-like RS256 tokens valid for an hour."""
+    header = b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": kid}, separators=(",", ":")).encode())
+    now = int(time.time())
+    tokens = []
+    for i in range(count):
+        claims = {
+            "iss": ISSUER,
+            "sub": "user_2abcDEF123",
+            "aud": AUDIENCE,
+            "exp": now + 3600,
+            "iat": now,
+            "nbf": now,
+            "jti": f"f0e1d2c3-b4a5-4c6d-8e7f-{i:012d}",
+            "scope": "read:orders write:orders",
+            "email": "someone@example.com",
+            "name": "Some One",
+            "org_id": "org_8f7e6d",
+            "roles": ["admin", "developer"],
+            "metadata": {"plan": "pro", "region": "eu-west-1", "api_key_id": "key_abcdef123456"},
+        }
+        signing_input = header + "." + b64(json.dumps(claims, separators=(",", ":")).encode())
+        signature = private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        tokens.append(signing_input + "." + b64(signature))
+    return tokens
+
+
+def cycle(function, items: list):
+    """Return run(n): call function on the next n items, going round the list across calls."""
+    position = 0
+
+    def run(n: int) -> None:
+        nonlocal position
+        for i in range(position, position + n):
+            function(items[i % len(items)])
+        position = (position + n) % len(items)
+
+    return run
+
+
+def floor_case(private, tokens: list[str]):
+    """The raw cryptography verify call on each token's signing input and signature."""
+    public, pad, sha256 = private.public_key(), padding.PKCS1v15(), hashes.SHA256()
+    pairs = [(zjwt.b64url_decode(t.rsplit(".", 1)[1]), t.rsplit(".", 1)[0].encode()) for t in tokens]
+    return cycle(lambda pair: public.verify(pair[0], pair[1], pad, sha256), pairs)
+
+
+def pure_floor_case(private, tokens: list[str]):
+    """The raw pow() and integer comparison the pure-Python backend cannot avoid."""
+    n, e = private.public_key().public_numbers().n, 65537
+    pairs = [(int.from_bytes(zjwt.b64url_decode(t.rsplit(".", 1)[1]), "big"), 0) for t in tokens]
+    pairs = [(s, pow(s, e, n)) for s, _ in pairs]  # the expected value, precomputed
+    return cycle(lambda pair: pow(pair[0], e, n) == pair[1], pairs)
+
+
+def jwks_server(document: dict) -> str:
+    """Serve document at a local URL (for PyJWKClient); return the URL."""
+    body = json.dumps(document).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{httpd.server_address[1]}/.well-known/jwks.json"
+
+
+def peer_cases(private, jwk: dict, tokens: list[str]) -> dict:
+    """Return the peers' verification cases, each checking signature, iss, aud and exp."""
+    cases = {}
+    public = private.public_key()
+    try:
+        import jwt as pyjwt
+
+        options = {"require": ["exp", "iss", "aud"]}
+
+        def pyjwt_decode(token):
+            return pyjwt.decode(token, public, algorithms=["RS256"], audience=AUDIENCE, issuer=ISSUER, options=options)
+
+        client = pyjwt.PyJWKClient(jwks_server({"keys": [jwk]}))
+
+        def pyjwt_client(token):
+            key = client.get_signing_key_from_jwt(token).key
+            return pyjwt.decode(token, key, algorithms=["RS256"], audience=AUDIENCE, issuer=ISSUER, options=options)
+
+        cases["PyJWT jwt.decode, pre-built key"] = cycle(pyjwt_decode, tokens)
+        cases["PyJWT PyJWKClient (documented JWKS path)"] = cycle(pyjwt_client, tokens)
+    except ImportError:
+        print("skipped PyJWT: not installed")
+    try:
+        from joserfc import jwt as joserfc_jwt
+        from joserfc.jwk import RSAKey
+
+        joserfc_key = RSAKey.import_key(jwk)
+        registry = joserfc_jwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": ISSUER}, aud={"essential": True, "value": AUDIENCE}, exp={"essential": True}
+        )
+
+        def joserfc_decode(token):
+            registry.validate(joserfc_jwt.decode(token, joserfc_key, algorithms=["RS256"]).claims)
+
+        cases["joserfc, pre-built key"] = cycle(joserfc_decode, tokens)
+    except ImportError:
+        print("skipped joserfc: not installed")
+    try:
+        from jwcrypto import jwk as jwcrypto_jwk
+        from jwcrypto import jwt as jwcrypto_jwt
+
+        jwcrypto_key = jwcrypto_jwk.JWK(**jwk)
+        checks = {"iss": ISSUER, "aud": AUDIENCE, "exp": None}
+
+        def jwcrypto_decode(token):
+            return json.loads(jwcrypto_jwt.JWT(jwt=token, key=jwcrypto_key, algs=["RS256"], check_claims=checks).claims)
+
+        cases["jwcrypto, pre-built key"] = cycle(jwcrypto_decode, tokens)
+    except ImportError:
+        print("skipped jwcrypto: not installed")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # authlib.jose announces its move to joserfc
+            from authlib.jose import JsonWebKey, JsonWebToken
+
+        authlib_jwt, authlib_key = JsonWebToken(["RS256"]), JsonWebKey.import_key(jwk)
+        claims_options = {
+            "iss": {"essential": True, "value": ISSUER},
+            "aud": {"essential": True, "value": AUDIENCE},
+            "exp": {"essential": True},
+        }
+
+        def authlib_decode(token):
+            authlib_jwt.decode(token, authlib_key, claims_options=claims_options).validate()
+
+        cases["authlib, pre-built key"] = cycle(authlib_decode, tokens)
+    except ImportError:
+        print("skipped authlib: not installed")
+    try:
+        from jose import jwk as jose_jwk
+        from jose import jwt as jose_jwt
+
+        jose_key = jose_jwk.construct(jwk, "RS256")
+
+        def jose_decode(token):
+            return jose_jwt.decode(token, jose_key, algorithms=["RS256"], audience=AUDIENCE, issuer=ISSUER)
+
+        cases["python-jose, pre-built key"] = cycle(jose_decode, tokens)
+    except ImportError:
+        print("skipped python-jose: not installed")
+    return cases
+
+
+def measure(groups: dict, rounds: int) -> dict:
+    """Return {case: (median µs, median ratio to its floor)}; groups map a floor's name to its cases."""
+    batch = {}
+    for cases in groups.values():
+        for name, run in cases.items():
+            run(3)  # warm up (and check that it works)
+            started = time.perf_counter()
+            run(10)
+            batch[name] = max(3, int(BATCH_SECONDS / ((time.perf_counter() - started) / 10)))
+    times: dict = {name: [] for cases in groups.values() for name in cases}
+    ratios: dict = {name: [] for name in times}
+    for _ in range(rounds):
+        for floor_name, cases in groups.items():
+            for name, run in cases.items():
+                started = time.perf_counter()
+                run(batch[name])
+                times[name].append((time.perf_counter() - started) / batch[name] * 1e6)
+            for name in cases:
+                ratios[name].append(times[name][-1] / times[floor_name][-1])
+    return {name: (statistics.median(times[name]), statistics.median(ratios[name])) for name in times}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+
+    private, jwk = make_issuer(2048, "k1")
+    tokens = mint(private, "k1", DISTINCT_TOKENS)
+    others = [make_issuer(2048, f"k{i}")[1] for i in range(2, 21)]
+    big_private, big_jwk = make_issuer(4096, "big")
+    big_tokens = mint(big_private, "big", DISTINCT_TOKENS)
+
+    def verifier(keys: list, backend: str | None = None) -> zjwt.Verifier:
+        return zjwt.Verifier(ISSUER, jwks={"keys": keys}, audience=AUDIENCE, backend=backend)
+
+    one_key, twenty_keys = verifier([jwk]), verifier([*others[:10], jwk, *others[10:]])
+    pure = verifier([jwk], backend="pure")
+    hit = tokens[0]
+    groups = {
+        "floor: cryptography verify, RSA-2048": {
+            "floor: cryptography verify, RSA-2048": floor_case(private, tokens),
+            "zjwt, cryptography, new token": cycle(one_key.verify, tokens),
+            "zjwt, cryptography, 20-key set": cycle(twenty_keys.verify, tokens),
+            "zjwt, verified-token cache hit": lambda n: [one_key.verify(hit) for _ in range(n)],
+            **peer_cases(private, jwk, tokens),
+        },
+        "pure floor: pow() + compare, RSA-2048": {
+            "pure floor: pow() + compare, RSA-2048": pure_floor_case(private, tokens),
+            "zjwt, pure Python, new token": cycle(pure.verify, tokens),
+        },
+        "floor: cryptography verify, RSA-4096": {
+            "floor: cryptography verify, RSA-4096": floor_case(big_private, big_tokens),
+            "zjwt, cryptography, RSA-4096": cycle(verifier([big_jwk]).verify, big_tokens),
+        },
+    }
+    print(f"Python {sys.version.split()[0]}, {args.rounds} rounds; token {len(tokens[0])} bytes")
+    results = measure(groups, args.rounds)
+    width = max(map(len, results))
+    print(f"\n| {'case':{width}} | µs/op | × floor |\n|{'-' * (width + 2)}|------:|--------:|")
+    for name, (micros, ratio) in results.items():
+        print(f"| {name:{width}} | {micros:5.1f} | {ratio:7.2f} |")
+    twenty, one = results["zjwt, cryptography, 20-key set"][1], results["zjwt, cryptography, new token"][1]
+    print(f"\n20-key set / 1-key set: {twenty / one:.3f}")
+
+
+if __name__ == "__main__":
+    main()
