@@ -28,11 +28,11 @@ import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import zjwt  # noqa: E402 - the module next to this folder, not an installed copy
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the zjwt.py beside this folder
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import padding, rsa  # noqa: E402
+import zjwt
 
 ISSUER = "https://my-api-a32f34.zuplo.api/__zuplo/issuer"
 AUDIENCE = "https://api.example.com"
@@ -157,7 +157,9 @@ def peer_cases(private, jwk: dict, tokens: list[str]) -> dict:
 
         joserfc_key = RSAKey.import_key(jwk)
         registry = joserfc_jwt.JWTClaimsRegistry(
-            iss={"essential": True, "value": ISSUER}, aud={"essential": True, "value": AUDIENCE}, exp={"essential": True}
+            iss={"essential": True, "value": ISSUER},
+            aud={"essential": True, "value": AUDIENCE},
+            exp={"essential": True},
         )
 
         def joserfc_decode(token):
