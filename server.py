@@ -177,6 +177,11 @@ class DemoServer(ThreadingHTTPServer):
         self.quiet = quiet
         self.idle_timeout = idle_timeout
 
+    def handle_error(self, request: socket.socket, client_address: tuple) -> None:
+        """Log a connection that failed; a client hanging up is not an error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            logging.getLogger("zjwt.demo").exception("connection from %s failed", client_address[0])
+
     def shutdown_request(self, request: socket.socket) -> None:
         """Close a connection without resetting it: end our side, then drain what the client still sends."""
         try:
@@ -196,6 +201,10 @@ class DemoHandler(BaseHTTPRequestHandler):
     server: DemoServer
     server_version = f"zjwt-demo/{zjwt.__version__}"
     protocol_version = "HTTP/1.1"  # keep-alive, so every response has a Content-Length
+    # One send per response: headers and body written separately meet Nagle's algorithm and the
+    # client's delayed ACK, and every keep-alive request then waits 40 ms.
+    wbufsize = -1  # buffered; http.server flushes after each request
+    disable_nagle_algorithm = True
 
     def setup(self) -> None:
         """Apply the server's idle timeout to this connection's socket."""

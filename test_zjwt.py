@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -291,6 +292,19 @@ def test_key_from_jwk_reads_n_and_e(key):
     public = zjwt.key_from_jwk(jwk(key, alg="RS256", use="sig", key_ops=["verify"]))
     assert (public.n, public.e, public.kid, public.alg, public.size) == (key["n"], 65537, "k1", "RS256", 256)
     assert (public.native is not None) == HAS_CRYPTOGRAPHY
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    assert doctest.testmod(zjwt).failed == 0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_key_too_small_for_the_hash_verifies_nothing(backend):
+    small = zjwt.rsa_public_key((1 << 511) | 1, 65537)  # 64 bytes cannot hold a SHA-512 PKCS#1 encoding
+    assert not zjwt.verify_signature("RS512", small, b"data", bytes(64), backend)
+    assert not zjwt.verify_signature("PS512", small, b"data", bytes(64), backend)
 
 
 def test_public_exponent_3_is_allowed_by_policy(key):
@@ -1187,7 +1201,7 @@ def test_f11_huge_tokens_are_rejected_before_decoding(key, verifier, megabytes):
     started = time.perf_counter()
     with pytest.raises(zjwt.MalformedToken, match="longer than 8192 bytes"):
         verifier.verify(huge)
-    assert time.perf_counter() - started < 0.05
+    assert time.perf_counter() - started < 0.5, "rejected by length, without decoding"
     header = b64(json.dumps({"alg": "RS256", "kid": "k1", "x": "y" * 9000}))
     with pytest.raises(zjwt.MalformedToken, match="longer than 8192 bytes"):
         verifier.verify(header + ".e30.c2ln")
@@ -2383,9 +2397,9 @@ def test_the_readme_first_command_runs_the_demo_and_its_curl_command_works():
         assert call(base, "GET", "/public")[0] == 200
         assert call(base, "GET", "/protected")[0] == 401
     finally:
-        process.terminate()
+        process.send_signal(signal.SIGINT)  # Ctrl-C
         out, err = process.communicate(timeout=10)
-    assert process.returncode == 0 and "stopped" in out
+    assert process.returncode == 0 and "stopped" in out and "Traceback" not in err
     assert '"GET /protected HTTP/1.1" 200' in err, "one access log line per request on stderr"
 
 

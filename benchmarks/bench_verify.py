@@ -55,14 +55,14 @@ def make_issuer(bits: int, kid: str) -> tuple:
     return private, {"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": uint(numbers.n), "e": uint(numbers.e)}
 
 
-def mint(private, kid: str, count: int) -> list[str]:
-    """Return count distinct gateway-like RS256 tokens valid for an hour."""
+def mint(private, kid: str, count: int, first: int = 0, issuer: str = ISSUER) -> list[str]:
+    """Return count distinct gateway-like RS256 tokens valid for an hour, numbered from first."""
     header = b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": kid}, separators=(",", ":")).encode())
     now = int(time.time())
     tokens = []
-    for i in range(count):
+    for i in range(first, first + count):
         claims = {
-            "iss": ISSUER,
+            "iss": issuer,
             "sub": "user_2abcDEF123",
             "aud": AUDIENCE,
             "exp": now + 3600,
