@@ -1458,6 +1458,7 @@ class JwksServer:
         self.delay = 0.0  # seconds before answering
         self.drip_seconds = 0.1
         self.response_headers: dict = {}
+        self.declared_length: int | None = None  # a Content-Length that lies, when set
         self.requests = 0
         self.request_headers: list = []
         self.body_bytes_sent = 0
@@ -1529,7 +1530,7 @@ class JwksServer:
             handler.send_header("Location", self.redirect_to)
         for name, value in self.response_headers.items():
             handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(body)))
+        handler.send_header("Content-Length", str(self.declared_length or len(body)))
         handler.end_headers()
         handler.wfile.write(body)
 
@@ -1771,6 +1772,16 @@ def test_declared_oversized_body_fails_before_reading(jwks_server):
     jwks_server.behaviour, jwks_server.body = "raw", b" " * (2 * 1024 * 1024)
     with pytest.raises(ValueError, match="response of 2097152 bytes is larger than the 1048576-byte limit"):
         zjwt.fetch_key_set(jwks_server.url)
+
+
+def test_a_server_that_sends_less_than_its_content_length_fails_the_fetch(key, jwks_server):
+    verifier, source, clock = remote_verifier(jwks_server)
+    verifier.verify(lasting_token(key))
+    jwks_server.document = {"keys": [jwk(key, "k2")]}
+    jwks_server.declared_length = len(json.dumps(jwks_server.document)) + 100  # complete JSON, but a lying length
+    clock.advance(601)
+    assert verifier.verify(lasting_token(key))["sub"] == "user-1"
+    assert "ended after" in source.last_error and source.key_set().kids == {"k1"}, "the old keys stay"
 
 
 def test_redirect_is_not_followed_and_the_error_names_the_status(jwks_server, counting_server):

@@ -767,6 +767,8 @@ def _read_at_most(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
         if size > max_bytes:
             raise ValueError(f"response is larger than the {max_bytes}-byte limit (stopped after {size} bytes)")
         chunks.append(chunk)
+    if declared.isdigit() and size != int(declared):  # the server hung up early
+        raise ValueError(f"the response ended after {size} of its {declared} bytes")
     return b"".join(chunks)
 
 

@@ -7,8 +7,9 @@ Every case verifies the same kind of token: a ~940-byte RS256 gateway token with
 a ~400-byte payload, checking signature, iss, aud and exp.  "New token" cases
 cycle through 1,200 distinct tokens, more than zjwt's verified-token cache
 holds, so each call really checks a signature.  The cases run interleaved, a
-batch each per round; the table shows the median µs per verification and the
-median, over rounds, of the ratio to the floor measured in the same round.
+batch each per round in a shuffled order; the table shows the median µs per
+verification and the median, over rounds, of the ratio to the floor measured
+in the same round.
 
 Floors: the raw cryptography verify call on the same signing input and
 signature (what no library can beat), and for the pure-Python backend the raw
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import random
 import statistics
 import sys
 import threading
@@ -227,9 +229,11 @@ def measure(groups: dict, rounds: int) -> dict:
     ratios: dict = {name: [] for name in times}
     for _ in range(rounds):
         for floor_name, cases in groups.items():
-            for name, run in cases.items():
+            for name in random.sample(
+                list(cases), len(cases)
+            ):  # a new order each round: no case always follows another
                 started = time.perf_counter()
-                run(batch[name])
+                cases[name](batch[name])
                 times[name].append((time.perf_counter() - started) / batch[name] * 1e6)
             for name in cases:
                 ratios[name].append(times[name][-1] / times[floor_name][-1])
