@@ -739,8 +739,8 @@ def fetch_key_set(
             body = _read_at_most(response, max_bytes)
         if time.monotonic() >= deadline:  # the watchdog cut the body short
             raise TimeoutError(f"no complete response within {timeout} s")
-    except (OSError, http.client.HTTPException):
-        if time.monotonic() >= deadline:
+    except (OSError, ValueError, http.client.HTTPException):
+        if time.monotonic() >= deadline:  # whatever broke, the watchdog broke it
             raise TimeoutError(f"no complete response within {timeout} s") from None
         raise
     finally:
