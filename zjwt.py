@@ -404,7 +404,7 @@ def _b64url_uint(jwk: dict, name: str) -> int:
     except ValueError as error:
         raise ValueError(f"'{name}' is not base64url ({error})") from None
     if len(raw) > 1 and raw[0] == 0:
-        raise ValueError(f"'{name}' has leading zero octets (RFC 7518 6.3.1: minimum octets)")
+        raise ValueError(f"'{name}' has leading zero octets (RFC 7518 2: minimum octets)")
     return int.from_bytes(raw, "big")
 
 
@@ -949,7 +949,7 @@ def read_header(segment: bytes, algorithms: frozenset) -> tuple[str, str | None]
     if unsupported:
         raise MalformedToken(f"the header has {min(unsupported)!r}, which zjwt does not implement (RFC 7515 4.1.11)")
     cty = header.get("cty")
-    if isinstance(cty, str) and cty.lower() in ("jwt", "application/jwt"):  # RFC 8725 2.8: no nested tokens
+    if isinstance(cty, str) and cty.lower() in ("jwt", "application/jwt"):  # RFC 7519 7.2 step 8: never recurse
         raise MalformedToken("nested JWTs (cty 'JWT') are not accepted")
     kid = header.get("kid")
     if "kid" in header and (not isinstance(kid, str) or len(kid) > MAX_KID_CHARS):
