@@ -675,8 +675,7 @@ def check_claims(claims: dict, issuer: str, audience: frozenset, required: tuple
         if "iss" not in claims:
             raise MissingClaim("the token has no 'iss' claim")
         raise InvalidIssuer(f"the token was issued by {_show(iss, 80)}, not by {_show(issuer, 80)}")
-    if audience or "aud" in claims:
-        _check_audience(claims, audience)
+    _check_audience(claims, audience)
     times = _numeric_date(claims, "exp"), _numeric_date(claims, "nbf"), _numeric_date(claims, "iat")
     check_times(*times, now, leeway)
     return times
@@ -749,15 +748,15 @@ def fetch_key_set(
                 moved = " (redirects are not followed)" if 300 <= response.status < 400 else ""
                 raise ValueError(f"HTTP {response.status} {response.reason}{moved}")
             body = _read_at_most(response, max_bytes)
-        if time.monotonic() >= deadline:  # the watchdog cut the body short
-            raise TimeoutError(f"no complete response within {timeout} s")
     except (OSError, ValueError, http.client.HTTPException):
-        if time.monotonic() >= deadline:  # whatever broke, the watchdog broke it
-            raise TimeoutError(f"no complete response within {timeout} s") from None
-        raise
+        if time.monotonic() < deadline:
+            raise
+        body = None  # whatever broke, the watchdog broke it
     finally:
         watchdog.cancel()
         conn.close()
+    if body is None or time.monotonic() >= deadline:  # cut short, possibly without an error
+        raise TimeoutError(f"no complete response within {timeout} s")
     return parse_json(body)
 
 
