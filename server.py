@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import io
 import json
 import logging
 import math
@@ -26,6 +27,7 @@ import secrets
 import signal
 import socket
 import sys
+import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -39,11 +41,13 @@ DEFAULT_PORT = 8000
 DEV_AUDIENCE = "zjwt-demo"  # the 'aud' of development tokens, which the demo's verifier requires
 DEV_TOKEN_SECONDS = 3600  # lifetime of the token printed at start-up
 MAX_DEV_TOKEN_SECONDS = 24 * 3600  # longest (and most negative, to see expiry) POST /dev/token lifetime
-IDLE_TIMEOUT_SECONDS = 10  # a connection that sends nothing for this long is closed, freeing its thread
+REQUEST_TIMEOUT_SECONDS = 10  # a request's line, headers and body must arrive within this; idle time counts
+MAX_CONNECTIONS = 100  # connections served at once, one thread each; beyond it a new one gets 503
 MAX_BODY_BYTES = 4096  # request bodies: only POST /dev/token takes one, a tiny JSON object
 LINGER_SECONDS = 1  # after the last reply, how long unread input is drained so closing does not reset the reply
 DEV_ISSUER_PATH = "/dev/issuer"
-DEV_JWKS_PATH = DEV_ISSUER_PATH + "/.well-known/jwks.json"  # where zjwt looks by default: <issuer>/.well-known/...
+DEV_DISCOVERY_PATH = DEV_ISSUER_PATH + "/.well-known/openid-configuration"  # OpenID Connect Discovery 4
+DEV_JWKS_PATH = DEV_ISSUER_PATH + "/.well-known/jwks.json"
 DEV_TOKEN_PATH = "/dev/token"
 
 
@@ -145,6 +149,10 @@ class DevIssuer:
         """Return the issuer's public JWKS document."""
         return {"keys": [public_jwk(self.key, self.kid)]}
 
+    def discovery(self) -> dict:
+        """Return the issuer's OpenID configuration: a verifier reads only these two members."""
+        return {"issuer": self.url, "jwks_uri": self.url.rsplit(DEV_ISSUER_PATH, 1)[0] + DEV_JWKS_PATH}
+
     def mint(self, sub: str = "demo-user", expires_in: int = DEV_TOKEN_SECONDS, **claims) -> str:
         """Return a token for sub that expires in expires_in seconds (negative: already expired)."""
         now = int(time.time())
@@ -153,7 +161,9 @@ class DevIssuer:
 
 
 # ---------------------------------------------------------------------------
-# HTTP: the routes, a handler that answers JSON only, and a server that closes politely.
+# HTTP: the routes, a handler that answers JSON only, and a server that bounds
+# what each client may take: one thread per connection up to a cap, a deadline
+# per request, and a polite close.
 # ---------------------------------------------------------------------------
 
 
@@ -163,19 +173,43 @@ class DemoServer(ThreadingHTTPServer):
     daemon_threads = True  # Ctrl-C does not wait for clients
     request_queue_size = 128  # listen backlog: bursts of new connections are queued, not dropped
 
-    def __init__(self, address, verifier: zjwt.Verifier | None, quiet: bool, idle_timeout: float):
+    def __init__(self, address, verifier: zjwt.Verifier | None, config: Config):
         """Bind to address; with no verifier, become a development issuer and verify its tokens."""
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, DemoHandler)
         host, port = self.server_address[:2]
-        self.base_url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
+        shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+        self.base_url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
         self.dev = None
         if verifier is None:  # the issuer URL needs the port, so it exists only once bound
             self.dev = DevIssuer(self.base_url + DEV_ISSUER_PATH, generate_rsa_key(), f"dev-{secrets.token_hex(4)}")
-            # Like any real client, the verifier fetches the keys over HTTP from <issuer>/.well-known/jwks.json.
+            # Like any real client, the verifier finds the keys over HTTP, by OpenID Connect Discovery.
             verifier = zjwt.Verifier(self.dev.url, audience=DEV_AUDIENCE)
         self.verifier = verifier
-        self.quiet = quiet
-        self.idle_timeout = idle_timeout
+        self.quiet = config.quiet
+        self.request_timeout = config.request_timeout
+        # DNS rebinding: a web page can make a browser send requests to 127.0.0.1 under
+        # the page's own host name. Only requests naming this address reach /dev/*.
+        self.dev_hosts = None if config.expose_dev_issuer else {self.base_url[7:], f"localhost:{port}"}
+        self.connection_slots = threading.BoundedSemaphore(config.max_connections)
+
+    def process_request(self, request: socket.socket, client_address: tuple) -> None:
+        """Serve a new connection on its own thread, or refuse it with a 503 when every slot is taken."""
+        if not self.connection_slots.acquire(blocking=False):
+            refuse_connection(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.connection_slots.release()
+            raise
+
+    def process_request_thread(self, request: socket.socket, client_address: tuple) -> None:
+        """Serve one connection, then give its slot back."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connection_slots.release()
 
     def handle_error(self, request: socket.socket, client_address: tuple) -> None:
         """Log a connection that failed; a client hanging up is not an error."""
@@ -195,6 +229,42 @@ class DemoServer(ThreadingHTTPServer):
         self.close_request(request)
 
 
+def refuse_connection(request: socket.socket) -> None:
+    """Answer a connection beyond the cap with 503 and close it, without a thread or a wait."""
+    body = b'{"error": "Service Unavailable", "message": "too many connections; retry shortly"}\n'
+    head = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+    try:
+        request.setblocking(False)  # a new socket's send buffer takes these few bytes at once
+        request.send(head + b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        request.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    request.close()
+
+
+class RequestDeadline(io.RawIOBase):
+    """A socket's input that fails with TimeoutError at a deadline, however slowly the bytes arrive.
+
+    A per-read timeout lets a client that sends one byte every few seconds hold a
+    thread forever (slowloris); each read here may only use what is left of the
+    time the whole request (line, headers, body) was given.
+    """
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.deadline = math.inf  # set by the handler for each request
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the request did not arrive in time")
+        self.sock.settimeout(remaining)
+        return self.sock.recv_into(buffer)
+
+
 class DemoHandler(BaseHTTPRequestHandler):
     """Answers one connection's requests: authentication first, then the route, JSON always."""
 
@@ -207,9 +277,16 @@ class DemoHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def setup(self) -> None:
-        """Apply the server's idle timeout to this connection's socket."""
-        self.timeout = self.server.idle_timeout
+        """Read this connection's input through a per-request deadline."""
         super().setup()
+        self.rfile.close()  # socketserver's own reader: replaced by one that keeps time
+        self.input = RequestDeadline(self.connection)
+        self.rfile = io.BufferedReader(self.input)
+
+    def handle_one_request(self) -> None:
+        """Give the next request (the wait for it included) the server's request timeout, then handle it."""
+        self.input.deadline = time.monotonic() + self.server.request_timeout
+        super().handle_one_request()
 
     def do_GET(self) -> None:  # the name http.server dispatches to
         """Handle any method the same way: the routes decide what is allowed."""
@@ -217,7 +294,7 @@ class DemoHandler(BaseHTTPRequestHandler):
         try:
             self.handle_request()
         except Exception:  # never a stack trace to the client: log it here, answer 500
-            logging.getLogger("zjwt.demo").exception("error while handling %s", self.requestline)
+            logging.getLogger("zjwt.demo").exception("error while handling %s", ascii(self.requestline))
             self.close_connection = True
             if not self.responded:
                 self.send_json(500, {"error": "Internal Server Error", "message": "see the server log"})
@@ -225,20 +302,33 @@ class DemoHandler(BaseHTTPRequestHandler):
     do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET  # noqa: N815
 
     def handle_request(self) -> None:
-        """Read the body, authenticate unless the path is public, then run the route."""
+        """Check the request's framing, read the body, authenticate unless the path is public, run the route."""
+        refusal = self.framing_problem()
+        if refusal:
+            self.send_error(400, refusal)
+            return
+        try:
+            path = urllib.parse.urlsplit(self.path).path
+        except ValueError:  # such as http://[/public
+            self.send_error(400, "the request target is not a valid URL")
+            return
         body = self.read_body()
         if body is None:
             return
-        path = urllib.parse.urlsplit(self.path).path
-        routes = self.routes()
-        public = path == "/public" or (self.server.dev is not None and path.startswith("/dev/"))
+        if self.server.dev is not None and path.startswith("/dev/"):
+            self.development_route(path, body)
+            return
         claims = None
-        if not public:  # the seed's 'before' hook: authenticate every other path
+        if path != "/public":  # the seed's 'before' hook: authenticate every other path
             try:
                 claims = self.server.verifier.authenticate(self.authorization())
             except zjwt.AuthError as error:
                 self.send(*zjwt.error_response(error))
                 return
+        self.route(path, {"/public": {"GET": self.public}, "/protected": {"GET": self.protected}}, claims, body)
+
+    def route(self, path: str, routes: dict, claims: dict | None, body: bytes) -> None:
+        """Run the handler for path and method, or answer 404 or 405."""
         methods = routes.get(path)
         if methods is None:
             self.send_json(404, {"error": "Not Found", "message": f"no route {path[:80]}"})
@@ -251,20 +341,41 @@ class DemoHandler(BaseHTTPRequestHandler):
             return
         methods[method](claims, body)
 
-    def routes(self) -> dict:
-        """Return path -> {method: handler(claims, body)}."""
+    def public(self, claims: None, body: bytes) -> None:
+        """GET /public: no token needed."""
+        self.send_json(200, {"message": "Public endpoint: no token needed"})
+
+    def protected(self, claims: dict, body: bytes) -> None:
+        """GET /protected: the verified claims."""
+        self.send_json(200, {"message": "Access granted", "user": claims})
+
+    def development_route(self, path: str, body: bytes) -> None:
+        """Serve the development issuer: its discovery document, its JWKS and POST /dev/token."""
+        if self.server.dev_hosts is not None and self.headers.get("Host") not in self.server.dev_hosts:
+            message = f"the development issuer answers only requests addressed to {self.server.base_url}"
+            self.send_json(403, {"error": "Forbidden", "message": message})
+            return
+        dev = self.server.dev
         routes = {
-            "/public": {
-                "GET": lambda claims, body: self.send_json(200, {"message": "Public endpoint: no token needed"})
-            },
-            "/protected": {
-                "GET": lambda claims, body: self.send_json(200, {"message": "Access granted", "user": claims})
-            },
+            DEV_DISCOVERY_PATH: {"GET": lambda claims, body: self.send_json(200, dev.discovery())},
+            DEV_JWKS_PATH: {"GET": lambda claims, body: self.send_json(200, dev.jwks())},
+            DEV_TOKEN_PATH: {"POST": self.mint_token},
         }
-        if self.server.dev is not None:
-            routes[DEV_JWKS_PATH] = {"GET": lambda claims, body: self.send_json(200, self.server.dev.jwks())}
-            routes[DEV_TOKEN_PATH] = {"POST": self.mint_token}
-        return routes
+        self.route(path, routes, None, body)
+
+    def framing_problem(self) -> str | None:
+        """Return why the request's headers cannot be trusted to delimit it, or None.
+
+        Two servers that read one request differently are how request smuggling
+        starts, so anything http.server parsed loosely is refused.
+        """
+        if self.headers.defects:
+            return "malformed header lines"
+        if any("\n" in value for value in self.headers.values()):
+            return "folded header lines (RFC 9112 5.2: obsolete)"
+        if len(self.headers.get_all("Content-Length") or []) > 1:
+            return "several Content-Length headers"
+        return None
 
     def authorization(self) -> str | None:
         """Return the Authorization header, refusing requests that carry several (RFC 6750 3.1)."""
@@ -273,10 +384,10 @@ class DemoHandler(BaseHTTPRequestHandler):
             raise zjwt.InvalidRequest("the request has several Authorization headers")
         return values[0] if values else None
 
-    def mint_token(self, claims: dict | None, body: bytes) -> None:
+    def mint_token(self, claims: None, body: bytes) -> None:
         """POST /dev/token {"sub": ..., "expires_in": seconds} -> a new development token."""
         try:
-            request = json.loads(body or b"{}")
+            request = zjwt.parse_json(body or b"{}")  # strict, and bounded in depth
             sub = request.get("sub", "demo-user")
             expires_in = request.get("expires_in", DEV_TOKEN_SECONDS)
             valid = isinstance(sub, str) and type(expires_in) is int and abs(expires_in) <= MAX_DEV_TOKEN_SECONDS
@@ -295,17 +406,25 @@ class DemoHandler(BaseHTTPRequestHandler):
             self.send_error(411, "send a Content-Length; chunked bodies are not accepted")
             return None
         length = self.headers.get("Content-Length", "0")
-        if not length.isdigit():
+        if not (length.isascii() and length.isdigit()):  # "²".isdigit() is True, and int() refuses it
             self.send_error(400, "Content-Length is not a number")
             return None
-        if int(length) > MAX_BODY_BYTES:
+        if len(length) > 9 or int(length) > MAX_BODY_BYTES:  # the length check first: int() of 5,000 digits fails
             self.send_error(413, f"bodies are limited to {MAX_BODY_BYTES} bytes")
             return None
-        return self.rfile.read(int(length))
+        try:
+            body = self.rfile.read(int(length))
+        except TimeoutError:
+            body = b""
+        if len(body) < int(length):
+            self.send_error(408, "the body did not arrive in time")
+            return None
+        return body
 
     def send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         """Send one complete response (no body for HEAD)."""
         self.responded = True
+        self.connection.settimeout(self.server.request_timeout)  # the deadline bounds reading, not writing
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
@@ -327,9 +446,10 @@ class DemoHandler(BaseHTTPRequestHandler):
         self.send_json(code, {"error": status.phrase, "message": message or status.description})
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - http.server's signature
-        """Write the access log line to stderr, unless the server is quiet."""
+        """Write an access log line to stderr unless the server is quiet, escaping what the client sent."""
         if not self.server.quiet:
-            super().log_message(format, *args)
+            line = ascii(format % args)[1:-1]  # no control characters or terminal escapes from the client
+            sys.stderr.write(f"{self.address_string()} - - [{self.log_date_time_string()}] {line}\n")
 
 
 # ---------------------------------------------------------------------------
@@ -348,7 +468,8 @@ class Config:
     port: int = DEFAULT_PORT
     quiet: bool = False
     expose_dev_issuer: bool = False
-    idle_timeout: float = IDLE_TIMEOUT_SECONDS
+    request_timeout: float = REQUEST_TIMEOUT_SECONDS
+    max_connections: int = MAX_CONNECTIONS
 
 
 def parse_config(argv: list[str] | None = None, environ: dict | None = None) -> Config:
@@ -359,7 +480,7 @@ def parse_config(argv: list[str] | None = None, environ: dict | None = None) -> 
         "--issuer", default=env.get("ZJWT_ISSUER"), help="a real issuer; default: the built-in development issuer"
     )
     parser.add_argument("--audience", default=env.get("ZJWT_AUDIENCE"), help="the 'aud' your tokens must name")
-    parser.add_argument("--jwks-uri", default=env.get("ZJWT_JWKS_URI"), help="default: <issuer>/.well-known/jwks.json")
+    parser.add_argument("--jwks-uri", default=env.get("ZJWT_JWKS_URI"), help="default: found by OIDC discovery")
     parser.add_argument(
         "--host", default=env.get("ZJWT_HOST", DEFAULT_HOST), help=f"address to listen on (default {DEFAULT_HOST})"
     )
@@ -373,17 +494,12 @@ def parse_config(argv: list[str] | None = None, environ: dict | None = None) -> 
     args = parser.parse_args(argv)
     if args.issuer is None and (args.audience or args.jwks_uri):
         parser.error("--audience and --jwks-uri need --issuer (the development issuer sets its own)")
-    if args.issuer is None and not _is_loopback_host(args.host):
+    if args.issuer is None and not zjwt._is_loopback(args.host):  # localhost, or a loopback address
         if not args.expose_dev_issuer:
             parser.error(f"development mode listens on loopback only; --host {args.host} needs --expose-dev-issuer")
         if args.host != "0.0.0.0":
             parser.error("with --expose-dev-issuer use --host 0.0.0.0 (the server fetches its own keys over loopback)")
     return Config(args.issuer, args.audience, args.jwks_uri, args.host, args.port, args.quiet, args.expose_dev_issuer)
-
-
-def _is_loopback_host(host: str) -> bool:
-    """Return True for the host names that only this machine can reach."""
-    return host in ("localhost", "127.0.0.1") or host.startswith("127.")
 
 
 def make_server(config: Config) -> DemoServer:
@@ -392,22 +508,25 @@ def make_server(config: Config) -> DemoServer:
     verifier = None  # development mode: the server makes its issuer and verifier once it knows its port
     if config.issuer is not None:
         verifier = zjwt.Verifier(config.issuer, audience=config.audience, jwks_uri=config.jwks_uri)
-    return DemoServer((config.host, config.port), verifier, config.quiet, config.idle_timeout)
+    return DemoServer((config.host, config.port), verifier, config)
 
 
 def banner(server: DemoServer) -> str:
     """Return what the demo prints at start-up: where it listens and how to try it."""
     url = server.base_url
     if server.dev is None:
-        keys = server.verifier.key_source.uri
-        return (
-            f"Verifying tokens from {server.verifier.issuer}\n  keys from {keys}\n"
-            f"Serving on {url}: /public is open, every other path needs 'Authorization: Bearer <token>'"
+        return "\n".join(
+            [
+                f"Verifying tokens from {server.verifier.issuer}",
+                key_status(server.verifier.key_source),
+                f"Serving on {url}: /public is open, every other path needs 'Authorization: Bearer <token>'",
+            ]
         )
     backend = {"cryptography": "cryptography", "pure": "pure Python"}[server.verifier.backend]
     return "\n".join(
         [
             f"Development issuer {server.dev.url} (RSA-2048 key made at start-up; signatures checked with {backend})",
+            f"  its OpenID configuration: {url}{DEV_DISCOVERY_PATH}",
             f"  its keys (JWKS): {url}{DEV_JWKS_PATH}",
             "",
             "Try the protected route with this token (valid for one hour):",
@@ -419,6 +538,17 @@ def banner(server: DemoServer) -> str:
             f"Serving on {url} (Ctrl-C to stop)",
         ]
     )
+
+
+def key_status(source: zjwt.RemoteKeySet) -> str:
+    """Return where the issuer's keys are and how many zjwt can use, fetching them now (or why that failed)."""
+    try:
+        keys = source.reload()
+    except zjwt.KeySetUnavailable as error:
+        return f"  keys not loaded ({error.message}): requests get 503 until they load"
+    usable = f"{len(keys.keys)} of {len(keys.report)} keys usable"
+    advice = "" if keys.keys else f": see why with  python zjwt.py keys --jwks-uri {source.jwks_uri}"
+    return f"  {usable}, from {source.jwks_uri}{advice}\n  found by: {source.jwks_uri_from}"
 
 
 def main(argv: list[str] | None = None) -> int:

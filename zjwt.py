@@ -47,6 +47,7 @@ import threading
 import time
 import types
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __version__ = "0.1.0"
@@ -56,6 +57,7 @@ __all__ = [
     "AuthError",
     "DisallowedAlgorithm",
     "ExpiredToken",
+    "HTTPStatusError",
     "InvalidAudience",
     "InvalidIssuer",
     "InvalidRequest",
@@ -74,13 +76,14 @@ __all__ = [
     "b64url_decode",
     "bearer_token",
     "check_claims",
-    "check_jwks_uri",
+    "check_https_url",
     "check_key_policy",
     "check_times",
     "default_backend",
+    "discover_jwks_uri",
     "emsa_pkcs1_v1_5",
     "error_response",
-    "fetch_key_set",
+    "fetch_json",
     "find_key",
     "key_from_jwk",
     "parse_json",
@@ -97,11 +100,12 @@ MAX_JSON_DEPTH = 32  # nesting levels in a header, claims set or JWKS; real ones
 MAX_KID_CHARS = 256  # characters; a kid is only a dictionary key (RFC 8725 3.10), a long one is an attack
 MIN_RSA_BITS = 2048  # bits; RFC 7518 3.3: "A key of size 2048 bits or larger MUST be used"
 MAX_RSA_BITS = 16384  # bits; bounds the cost of one pure-Python pow(); no issuer publishes larger keys
-MAX_RSA_EXPONENT = 2**256  # exclusive; FIPS 186-4 B.3.1's upper bound, which also bounds pow() cost
+MAX_RSA_EXPONENT = 2**64  # exclusive; OpenSSL refuses larger e above 3072 bits, so both backends agree
 MAX_NUMERIC_DATE = 253402300799  # seconds; 9999-12-31T23:59:59Z: later (or negative) times are not plausible
 JWKS_CACHE_SECONDS = 600  # seconds; the seed's cache lifetime: rotation is noticed within ten minutes
+DISCOVERY_SECONDS = 24 * 3600  # seconds a discovered JWKS URL is trusted before the issuer is asked again
 REFETCH_COOLDOWN_SECONDS = 30  # seconds between fetch attempts, so unknown kids cannot make us hammer the issuer
-FETCH_TIMEOUT_SECONDS = 5  # seconds for a whole fetch (connect, headers, body); a hung issuer must not hang us
+FETCH_TIMEOUT_SECONDS = 5  # seconds for a whole fetch (connect, TLS, headers, body); a hung issuer must not hang us
 MAX_JWKS_BYTES = 1024 * 1024  # bytes; real key sets are a few KiB
 MAX_JWKS_KEYS = 100  # keys in one set; issuers publish two or three, rotation rarely more
 MAX_STALE_SECONDS = 24 * 3600  # seconds cached keys keep serving while every refresh fails
@@ -391,21 +395,44 @@ def check_key_policy(n: int, e: int) -> None:
     if n % 2 == 0:
         raise ValueError("even modulus: not an RSA key")  # cryptography accepts it, so we check
     if e < 3 or e % 2 == 0 or e >= n or e >= MAX_RSA_EXPONENT:
-        raise ValueError("public exponent must be odd, at least 3 and below 2**256")
+        raise ValueError("public exponent must be odd, at least 3 and below 2**64")
 
 
-def _b64url_uint(jwk: dict, name: str) -> int:
-    """Return a Base64urlUInt member of a JWK (RFC 7518 2, 6.3.1), or raise ValueError."""
+_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
+
+
+def _key_octets(jwk: dict, name: str) -> bytes:
+    """Return the octets of a base64url JWK member, also read when padded or in the standard alphabet.
+
+    RFC 7517 asks for unpadded base64url, but some issuers publish padding or
+    '+' and '/' (Battle.net): the octets are the same either way, and the key
+    comes from the configured issuer, so reading them costs nothing.  Tokens
+    get no such latitude (b64url_decode).
+    """
     value = jwk.get(name)
-    if not isinstance(value, str):
-        raise ValueError(f"'{name}' is not a string")
+    if not isinstance(value, str) or not value.isascii():
+        raise ValueError(f"'{name}' is not a base64url string")
+    data = value.encode().translate(_STANDARD_ALPHABET)
+    padded = data.endswith(b"=")
     try:
-        raw = b64url_decode(value)
-    except ValueError as error:
+        if padded and len(data) % 4:
+            raise binascii.Error("padding that does not complete a quantum")
+        raw = binascii.a2b_base64(data if padded else data + b"=" * (-len(data) % 4), strict_mode=True)
+    except binascii.Error as error:
         raise ValueError(f"'{name}' is not base64url ({error})") from None
-    if len(raw) > 1 and raw[0] == 0:
-        raise ValueError(f"'{name}' has leading zero octets (RFC 7518 2: minimum octets)")
-    return int.from_bytes(raw, "big")
+    if not raw:
+        raise ValueError(f"'{name}' is empty")
+    return raw
+
+
+def _key_integer(jwk: dict, name: str) -> int:
+    """Return a Base64urlUInt member of a JWK (RFC 7518 2, 6.3.1) as an integer.
+
+    Leading zero octets are read too (Java's BigInteger.toByteArray writes one):
+    RFC 7518 2 asks producers for minimal octets, but the integer is the same,
+    and the key policy judges the integer, not its spelling.
+    """
+    return int.from_bytes(_key_octets(jwk, name), "big")
 
 
 def _read_jwk(jwk: object) -> tuple[int, int, str | None, str | None]:
@@ -427,7 +454,7 @@ def _read_jwk(jwk: object) -> tuple[int, int, str | None, str | None]:
         raise ValueError("kid is not a string")
     if not _PRIVATE_MEMBERS.isdisjoint(jwk):  # never log the values: they are a leaked private key
         raise ValueError("the JWK contains private key members; the issuer has published a private key")
-    n, e = _b64url_uint(jwk, "n"), _b64url_uint(jwk, "e")
+    n, e = _key_integer(jwk, "n"), _key_integer(jwk, "e")
     check_key_policy(n, e)
     return n, e, kid, alg
 
@@ -442,23 +469,30 @@ _AMBIGUOUS = object()  # lookup marker: several keys answer to the same (kid, al
 
 @dataclass(frozen=True)
 class KeySet:
-    """The usable keys of one JWKS document. Held in memory, it is its own key source."""
+    """The keys of one JWKS document: the usable ones indexed, the others with why. In memory, its own key source."""
 
     keys: frozenset  # of PublicKey
-    kids: frozenset  # of str: the key ids present
+    kids: frozenset  # of str: the key ids of the usable keys
     lookup: dict  # (kid or None, alg) -> PublicKey or _AMBIGUOUS; kid None maps to the only key for alg
+    skipped: dict  # kid -> why that key cannot be used (RFC 7517 5: such keys are ignored)
+    report: tuple  # (kid, kty, alg, size, reason or None) for each JWK in the document, for operators
     source: str  # where the keys came from, for messages
 
-    def key_set(self, kid: str | None = None) -> KeySet:
+    def knows(self, kid: str | None) -> bool:
+        """Return True if the document names kid (usable or not), or kid is None: no refetch will help."""
+        return kid is None or kid in self.kids or kid in self.skipped
+
+    def key_set(self, kid: str | None = None, block: bool = True) -> KeySet:
         """Return self: keys held in memory never change."""
         return self
 
 
 def parse_key_set(document: object, source: str = "the configured JWKS", previous: KeySet | None = None) -> KeySet:
-    """Return the usable keys of a JWKS (RFC 7517 5), or raise ValueError if it is not one or has none.
+    """Return the keys of a JWKS (RFC 7517 5), usable or not, or raise ValueError if it is not a JWKS.
 
-    Keys unchanged since previous keep their PublicKey object, so tokens cached
-    as verified by them stay valid across refreshes.
+    Each key zjwt cannot use is logged once, at WARNING, with why.  Keys
+    unchanged since previous keep their PublicKey object, so tokens cached as
+    verified by them stay valid across refreshes.
     """
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise ValueError("not a JWKS: expected a JSON object with a 'keys' array")
@@ -468,19 +502,26 @@ def parse_key_set(document: object, source: str = "the configured JWKS", previou
     if not all(isinstance(jwk, dict) for jwk in jwks):
         raise ValueError("'keys' holds something other than JSON objects")
     known = {(k.n, k.e, k.kid, k.alg): k for k in previous.keys} if previous else {}
-    keys, skipped = [], []
+    keys, report = [], []
     for jwk in jwks:
         try:
             fields = _read_jwk(jwk)
-        except ValueError as error:  # RFC 7517 5: ignore keys we cannot use
-            skipped.append(f"key {_show(jwk.get('kid'))}: {error}")
+        except ValueError as error:  # RFC 7517 5: ignore keys we cannot use, but say why
+            logger.warning("%s: key %s cannot be used: %s", source, _show(jwk.get("kid")), error)
+            report.append((*_describe(jwk, None), str(error)))
             continue
         keys.append(known.get(fields) or rsa_public_key(*fields))
-    for reason in skipped:
-        logger.debug("%s: skipping %s", source, reason)
-    if not keys:
-        raise ValueError(f"no usable RSA signing key ({'; '.join(skipped) or 'the set is empty'})")
-    return KeySet(frozenset(keys), frozenset(k.kid for k in keys if k.kid is not None), _index(keys, source), source)
+        report.append((*_describe(jwk, keys[-1]), None))
+    kids = frozenset(k.kid for k in keys if k.kid is not None)
+    skipped = {kid: reason for kid, *_, reason in report if reason and isinstance(kid, str) and kid not in kids}
+    return KeySet(frozenset(keys), kids, _index(keys, source), skipped, tuple(report), source)
+
+
+def _describe(jwk: dict, key: PublicKey | None) -> tuple:
+    """Return (kid, kty, alg, size) of a JWK as text for operators; size only for a usable key."""
+    kid, kty, alg = (jwk.get(name) for name in ("kid", "kty", "alg"))
+    text = [value if isinstance(value, str) else None for value in (kid, kty, alg)]
+    return (*text, f"{key.n.bit_length()} bits" if key else None)
 
 
 def _index(keys: list[PublicKey], source: str) -> dict:
@@ -507,11 +548,20 @@ def find_key(key_set: KeySet, kid: str | None, alg: str) -> PublicKey:
     if key is _AMBIGUOUS:
         named = f"key id {_show(kid)}" if kid is not None else "a token without 'kid'"
         raise UnknownKey(f"{named} matches several {alg} keys in {key_set.source}; refusing to guess")
-    if kid is None:
-        raise UnknownKey(f"the token has no 'kid' and no key in {key_set.source} is for {alg}")
+    if kid in key_set.skipped:
+        raise UnknownKey(f"key {_show(kid)} in {key_set.source} cannot be used: {key_set.skipped[kid]}")
     if kid in key_set.kids:
         raise UnknownKey(f"key {_show(kid)} in {key_set.source} is not for {alg} (RFC 8725 3.1: one key, one alg)")
-    raise UnknownKey(f"no key with id {_show(kid)} in {key_set.source}")
+    none = "" if key_set.keys else f" (it has no usable key: {_reasons(key_set)})"
+    if kid is None:
+        raise UnknownKey(f"the token has no 'kid' and no key in {key_set.source} is for {alg}{none}")
+    raise UnknownKey(f"no key with id {_show(kid)} in {key_set.source}{none}")
+
+
+def _reasons(key_set: KeySet) -> str:
+    """Return why none of a key set's keys can be used, in a few words."""
+    reasons = [f"key {_show(kid)}: {reason}" for kid, *_, reason in key_set.report if reason]
+    return "; ".join(reasons[:3]) + (" ..." if len(reasons) > 3 else "") if reasons else "the set is empty"
 
 
 # ---------------------------------------------------------------------------
@@ -682,9 +732,18 @@ def check_claims(claims: dict, issuer: str, audience: frozenset, required: tuple
 
 
 # ---------------------------------------------------------------------------
-# Key source: RemoteKeySet fetches the issuer's JWKS, caches it, and refreshes it
-# carefully: one fetch at a time, spaced by a cooldown, old keys kept through outages.
+# Key source: RemoteKeySet finds the issuer's JWKS (OpenID Connect Discovery),
+# fetches and caches it, and refreshes it carefully: one fetch at a time, spaced
+# by a cooldown, within one deadline, old keys kept through outages.
 # ---------------------------------------------------------------------------
+
+
+class HTTPStatusError(ValueError):
+    """The server answered, but not with 200 OK."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -697,19 +756,19 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-def check_jwks_uri(uri: str) -> str:
+def check_https_url(uri: str, what: str = "JWKS URL") -> str:
     """Return uri if keys may be fetched from it (https, or http to loopback), else raise ValueError."""
     try:
         url = urllib.parse.urlsplit(uri)
         url.port  # noqa: B018 - parsing the port validates it
     except (ValueError, TypeError, AttributeError):
-        raise ValueError(f"{_show(uri, 80)} is not a URL") from None
+        raise ValueError(f"{what} {_show(uri, 80)} is not a URL") from None
     if (url.scheme == "https" and url.hostname) or (url.scheme == "http" and _is_loopback(url.hostname)):
         return uri
-    raise ValueError(f"JWKS URL {_show(uri, 80)} must use https:// (http:// is allowed only to loopback)")
+    raise ValueError(f"{what} {_show(uri, 80)} must use https:// (http:// is allowed only to loopback)")
 
 
-def fetch_key_set(
+def fetch_json(
     uri: str,
     *,
     timeout: float = FETCH_TIMEOUT_SECONDS,
@@ -720,33 +779,28 @@ def fetch_key_set(
     """Return the JSON document at uri, or raise an exception saying why it could not be had.
 
     HTTP rules: GET only, no redirects, status 200 only, a body of at most
-    max_bytes, and one deadline of timeout seconds for the whole exchange.
+    max_bytes, and one deadline of timeout seconds for the whole exchange,
+    connecting included.  Only the DNS lookup before it cannot be interrupted
+    (Python offers no timeout for getaddrinfo), so a hung resolver can exceed it.
     """
-    url = urllib.parse.urlsplit(check_jwks_uri(uri))
-    if url.scheme == "https":
-        context = ssl_context or ssl.create_default_context()
-        conn = http.client.HTTPSConnection(url.hostname, url.port or 443, timeout=timeout, context=context)
-    else:  # an explicit port, so http.client does not read "::1" as host ":" and port 1
-        conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=timeout)
+    url = urllib.parse.urlsplit(check_https_url(uri))
     deadline = time.monotonic() + timeout
     # Socket timeouts apply to each read, so a server dripping a byte a second
-    # would never trip them: at the deadline this timer shuts the socket down.
-    # http.client forgets its socket once a response will close the connection,
-    # so the timer also gets it from this list.
+    # would never trip them: at the deadline this timer shuts the sockets down.
     sockets: list[socket.socket] = []
-    watchdog = threading.Timer(timeout, _shut_down, (conn, sockets))
+    watchdog = threading.Timer(max(timeout, 0), _shut_down, (sockets,))
     watchdog.daemon = True
     watchdog.start()
+    conn = None
     try:
-        conn.connect()
-        sockets.append(conn.sock)
+        conn = _connect(url, deadline, ssl_context, sockets)
         path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-        sent = {"Accept": "application/jwk-set+json, application/json", "User-Agent": f"zjwt/{__version__}"}
+        sent = {"Accept": "application/json", "User-Agent": f"zjwt/{__version__}"}
         conn.request("GET", path, headers={**sent, **(headers or {})})
         with conn.getresponse() as response:
             if response.status != 200:
                 moved = " (redirects are not followed)" if 300 <= response.status < 400 else ""
-                raise ValueError(f"HTTP {response.status} {response.reason}{moved}")
+                raise HTTPStatusError(f"HTTP {response.status} {_show(response.reason, 80)}{moved}", response.status)
             body = _read_at_most(response, max_bytes)
     except (OSError, ValueError, http.client.HTTPException):
         if time.monotonic() < deadline:
@@ -754,23 +808,68 @@ def fetch_key_set(
         body = None  # whatever broke, the watchdog broke it
     finally:
         watchdog.cancel()
-        conn.close()
+        if conn is not None:
+            conn.close()
+        for sock in sockets:
+            sock.close()
     if body is None or time.monotonic() >= deadline:  # cut short, possibly without an error
-        raise TimeoutError(f"no complete response within {timeout} s")
+        raise TimeoutError(f"no complete response from {url.hostname} within {timeout:.3g} s")
     return parse_json(body)
 
 
-def _shut_down(conn: http.client.HTTPConnection, sockets: list[socket.socket]) -> None:
-    """Shut down the connection's sockets, waking any read blocked on them."""
-    for sock in [conn.sock, *sockets]:
-        with contextlib.suppress(AttributeError, OSError):  # not connected yet, or already closed
+def _connect(url, deadline: float, ssl_context, sockets: list) -> http.client.HTTPConnection:
+    """Return an HTTP(S) connection to url's host, trying its addresses in turn within the deadline."""
+    https = url.scheme == "https"
+    port = url.port or (443 if https else 80)
+    addresses = socket.getaddrinfo(url.hostname, port, type=socket.SOCK_STREAM)
+    errors = []
+    for left, (family, kind, proto, _, address) in zip(range(len(addresses), 0, -1), addresses, strict=True):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        sock = socket.socket(family, kind, proto)
+        # Each address gets its share of what is left, so a dead first address (an
+        # IPv6 route that drops packets) leaves time for the next one to answer.
+        sock.settimeout(remaining / left)
+        try:
+            sock.connect(address)
+        except OSError as error:
+            sock.close()
+            errors.append(f"{address[0]}: {error}")
+            continue
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        if not https:
+            sockets.append(sock)  # from here on, the watchdog can cut it
+            conn = http.client.HTTPConnection(url.hostname, port)
+        else:
+            context = ssl_context or _default_tls_context()
+            sock = context.wrap_socket(sock, server_hostname=url.hostname, do_handshake_on_connect=False)
+            sockets.append(sock)  # before the handshake, so the watchdog can cut a dripping one
+            sock.do_handshake()
+            conn = http.client.HTTPSConnection(url.hostname, port, context=context)
+        conn.sock = sock  # http.client uses a socket it is given as it is
+        return conn
+    raise ConnectionError(f"could not connect to {url.hostname} ({'; '.join(errors) or 'no time left'})")
+
+
+@functools.cache
+def _default_tls_context() -> ssl.SSLContext:
+    """Return the system's default TLS client context, built once: loading the CA store takes milliseconds."""
+    return ssl.create_default_context()
+
+
+def _shut_down(sockets: list[socket.socket]) -> None:
+    """Shut down sockets, waking any read blocked on them."""
+    for sock in sockets:
+        with contextlib.suppress(OSError):  # not connected, or already closed
             sock.shutdown(socket.SHUT_RDWR)
 
 
 def _read_at_most(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
     """Return the response body, or raise ValueError as soon as it passes max_bytes."""
     declared = response.getheader("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    declared = int(declared) if declared.isascii() and declared.isdigit() and len(declared) < 20 else None
+    if declared is not None and declared > max_bytes:
         raise ValueError(f"response of {declared} bytes is larger than the {max_bytes}-byte limit")
     chunks, size = [], 0
     while chunk := response.read(READ_CHUNK_BYTES):
@@ -778,28 +877,69 @@ def _read_at_most(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
         if size > max_bytes:
             raise ValueError(f"response is larger than the {max_bytes}-byte limit (stopped after {size} bytes)")
         chunks.append(chunk)
-    if declared.isdigit() and size != int(declared):  # the server hung up early
+    if declared is not None and size != declared:  # the server hung up early
         raise ValueError(f"the response ended after {size} of its {declared} bytes")
     return b"".join(chunks)
 
 
+def discover_jwks_uri(issuer: str, **fetch_options) -> tuple[str, str]:
+    """Return (jwks_uri, how it was found) from the issuer's OpenID configuration, or raise saying why not.
+
+    OpenID Connect Discovery 1.0: the document lives at the issuer with any
+    trailing slash removed plus /.well-known/openid-configuration (4.1), and it
+    must name exactly that issuer (4.3), or an attacker who controls one tenant
+    of a shared host could hand out another tenant's keys.  An issuer without
+    the document (404) gets the conventional <issuer>/.well-known/jwks.json.
+    """
+    base = issuer.rstrip("/")
+    url = base + "/.well-known/openid-configuration"
+    try:
+        document = fetch_json(url, **fetch_options)
+    except HTTPStatusError as error:
+        if error.status != 404:
+            raise
+        fallback = check_https_url(base + "/.well-known/jwks.json")
+        return fallback, f"{url} answered 404, so the conventional {fallback}"
+    if not isinstance(document, dict):
+        raise ValueError(f"the discovery document at {url} is not a JSON object")
+    named = document.get("issuer")
+    if named != issuer:  # byte for byte: a trailing slash or a capital is another issuer
+        raise ValueError(f"the discovery document at {url} is for issuer {_show(named, 80)}, not {_show(issuer, 80)}")
+    jwks_uri = document.get("jwks_uri")
+    if not isinstance(jwks_uri, str):
+        raise ValueError(f"the discovery document at {url} has no 'jwks_uri'")
+    return check_https_url(jwks_uri, "the discovered jwks_uri"), f"the discovery document {url}"
+
+
 class RemoteKeySet:
-    """The keys an issuer publishes at a JWKS URL, fetched lazily and shared by every thread.
+    """The keys an issuer publishes, fetched when needed and shared by every thread.
 
-    - the first use fetches; threads arriving meanwhile wait for that one fetch;
-    - keys are fresh for cache_seconds; after that one caller refreshes while
-      the others keep verifying with the cached keys;
-    - a kid not in the cached set triggers a refetch, at most one per cooldown;
-    - failed fetches keep the old keys in service for max_stale_seconds, and
-      never make a request wait for another fetch before the cooldown ends.
+    Give it the JWKS URL, or the issuer to find that URL by OpenID Connect
+    Discovery (remembered, and looked up again once a day or when the URL stops
+    answering 200).  What a caller asking for the keys of a token's kid gets:
 
-    Lifetime, cooldown and staleness follow ``clock``; the timeout is real time.
+        state of the cached keys                      action
+        fresh, and the kid is known ................. use them
+        a fetch is in flight, kid known ............. use them (stale but usable)
+        a fetch is in flight, kid unknown ........... wait for it, at most the timeout
+        stale but usable, kid known ................. use them; refresh in the background
+        cooling down after a fetch, keys usable ..... use them (the verifier reports an unknown kid)
+        cooling down, no usable keys ................ KeySetUnavailable (503, retry after the cooldown)
+        otherwise: cold, kid unknown, too old ....... fetch now, once: then the new keys or KeySetUnavailable
+
+    "Fresh" is younger than cache_seconds; "usable" younger than
+    max_stale_seconds, so keys keep serving through an issuer's outage; a kid is
+    "known" when the last JWKS listed it, usable or not.  A fetch that fails
+    keeps the old keys; a JWKS that parses replaces them, even when it holds no
+    usable key (the issuer withdrew them).  Times follow ``clock``, monotonic
+    by default so a wall-clock step cannot keep keys alive or expire them.
     """
 
     def __init__(
         self,
-        uri: str,
+        jwks_uri: str | None = None,
         *,
+        issuer: str | None = None,
         cache_seconds: float = JWKS_CACHE_SECONDS,
         cooldown_seconds: float = REFETCH_COOLDOWN_SECONDS,
         timeout_seconds: float = FETCH_TIMEOUT_SECONDS,
@@ -807,14 +947,19 @@ class RemoteKeySet:
         max_stale_seconds: float = MAX_STALE_SECONDS,
         headers: dict | None = None,
         ssl_context: ssl.SSLContext | None = None,
-        clock=time.time,
+        clock: Callable[[], float] = time.monotonic,
     ):
-        self.uri = check_jwks_uri(uri)
-        for name, value in [("cache_seconds", cache_seconds), ("cooldown_seconds", cooldown_seconds)]:
-            if not value >= 0:
-                raise ValueError(f"{name} must be a number of seconds >= 0")
-        if not timeout_seconds > 0 or not max_bytes > 0 or not max_stale_seconds >= cache_seconds:
-            raise ValueError("timeout_seconds and max_bytes must be > 0, max_stale_seconds >= cache_seconds")
+        if (jwks_uri is None) == (issuer is None):
+            raise ValueError("pass either jwks_uri or issuer (to discover the JWKS URL)")
+        self.issuer = issuer
+        self.jwks_uri = None if jwks_uri is None else check_https_url(jwks_uri)  # None until discovered
+        self.jwks_uri_from = "configured" if jwks_uri else None  # how jwks_uri was learned
+        if issuer is not None:
+            check_https_url(issuer.rstrip("/") + "/.well-known/openid-configuration", "issuer")
+        if not 0 < timeout_seconds <= cooldown_seconds:
+            raise ValueError("timeout_seconds must be > 0 and at most cooldown_seconds, so fetches never overlap")
+        if not 0 <= cache_seconds <= max_stale_seconds or not max_bytes > 0:
+            raise ValueError("need 0 <= cache_seconds <= max_stale_seconds and max_bytes > 0")
         self.cache_seconds = cache_seconds
         self.cooldown_seconds = cooldown_seconds
         self.timeout_seconds = timeout_seconds
@@ -828,94 +973,141 @@ class RemoteKeySet:
         self.last_error: str | None = None  # why the last failed fetch failed
         self.attempted_at: float | None = None  # clock time of the last fetch attempt
         self._cached: tuple[KeySet | None, float] = (None, 0.0)  # (keys, clock time they were fetched)
+        self._discovered_at: float | None = None  # clock time jwks_uri was last discovered
         self._fetching = False
         self._changed = threading.Condition()
 
     @property
-    def fetched_at(self) -> float | None:
-        """Return the clock time of the last successful fetch, or None."""
+    def age(self) -> float | None:
+        """Return the seconds since the cached keys were fetched, or None before the first success."""
         key_set, fetched_at = self._cached
-        return None if key_set is None else fetched_at
+        return None if key_set is None else self.clock() - fetched_at
 
     @property
     def fresh(self) -> bool:
         """Return True while the cached keys are younger than cache_seconds."""
-        key_set, fetched_at = self._cached
-        return key_set is not None and self.clock() - fetched_at < self.cache_seconds
+        age = self.age
+        return age is not None and age < self.cache_seconds
 
-    def key_set(self, kid: str | None = None) -> KeySet:
-        """Return the keys to verify with, fetching first if they are missing, old, or lack kid."""
-        key_set, fetched_at = self._cached
-        if (
-            key_set is not None
-            and self.clock() - fetched_at < self.cache_seconds
-            and (kid is None or kid in key_set.kids)
-        ):
-            return key_set
-        return self._refresh(kid)
+    @property
+    def fetching(self) -> bool:
+        """Return True while a fetch is in flight."""
+        return self._fetching
+
+    def key_set(self, kid: str | None = None, block: bool = True) -> KeySet | None:
+        """Return the keys to verify a token naming kid with, as the table above decides.
+
+        With block=False, return None instead of fetching or waiting (the async
+        verifier then does that in a worker thread).
+        """
+        keys, fetched_at = self._cached
+        if keys is not None and keys.knows(kid) and self.clock() - fetched_at < self.cache_seconds:
+            return keys  # the common case, decided without the lock
+        wait_until = time.monotonic() + self.timeout_seconds
+        with self._changed:
+            while True:
+                step = self._next_step(kid)
+                if step == "use":
+                    return self._cached[0]
+                if step == "refresh in background":
+                    self._begin_fetch()
+                    threading.Thread(target=self._fetch, name="zjwt-refresh", daemon=True).start()
+                    return self._cached[0]
+                if step == "unavailable":
+                    raise self._unavailable()
+                if not block:
+                    return None
+                if step == "fetch":
+                    self._begin_fetch()
+                    break
+                if not self._changed.wait(wait_until - time.monotonic()) and self._fetching:
+                    raise self._unavailable(f"the fetch in flight took longer than {self.timeout_seconds:g} s")
+        self._fetch()  # this call's own fetch, the only one: afterwards, the keys or an error
+        with self._changed:
+            if self._usable():
+                return self._cached[0]
+            raise self._unavailable()
 
     def reload(self) -> KeySet:
         """Fetch now, whatever the cache and cooldown say; return the new keys or raise KeySetUnavailable."""
         with self._changed:
-            while self._fetching:
-                self._changed.wait()
-            self._fetching, self.attempted_at = True, self.clock()
-        failures = self.failure_count
+            if not self._changed.wait_for(lambda: not self._fetching, self.timeout_seconds):
+                raise self._unavailable(f"the fetch in flight took longer than {self.timeout_seconds:g} s")
+            self._begin_fetch()
+            failures = self.failure_count
         self._fetch()
         if self.failure_count > failures:
-            raise KeySetUnavailable(f"could not fetch the keys of {self.uri}: {self.last_error}", 1)
+            raise KeySetUnavailable(f"could not fetch the keys: {self.last_error}", 1)
         return self._cached[0]
 
-    def _refresh(self, kid: str | None) -> KeySet:
-        """Return the keys after fetching, joining a fetch in flight, or deciding not to fetch."""
-        with self._changed:
-            while True:
-                now = self.clock()
-                key_set, fetched_at = self._cached
-                usable = key_set is not None and now - fetched_at < self.max_stale_seconds
-                has_kid = usable and (kid is None or kid in key_set.kids)
-                if has_kid and now - fetched_at < self.cache_seconds:
-                    return key_set  # another thread fetched while we waited
-                if self._fetching:
-                    if has_kid:
-                        return key_set  # old but usable: no need to wait for the refresh
-                    self._changed.wait()  # cold, or kid unknown: this fetch may bring it
-                    continue
-                cooling = self.attempted_at is not None and now - self.attempted_at < self.cooldown_seconds
-                if cooling and usable:
-                    return key_set  # the verifier reports an unknown kid itself
-                if cooling:
-                    retry = max(1, int(self.attempted_at + self.cooldown_seconds - now + 0.999))
-                    raise KeySetUnavailable(f"the issuer's signing keys are unavailable; retry in {retry} s", retry)
-                self._fetching, self.attempted_at = True, now
-                break
-        self._fetch()
-        return self._refresh(kid)
+    def _next_step(self, kid: str | None) -> str:
+        """Return what a caller needing kid's key should do now: a row of the class docstring's table."""
+        now = self.clock()
+        usable = self._usable()
+        known = usable and self._cached[0].knows(kid)
+        cooling = self.attempted_at is not None and now - self.attempted_at < self.cooldown_seconds
+        if known and now - self._cached[1] < self.cache_seconds:
+            return "use"
+        if self._fetching:
+            return "use" if known else "wait"
+        if known:
+            return "use" if cooling else "refresh in background"
+        if cooling:
+            return "use" if usable else "unavailable"
+        return "fetch"
+
+    def _usable(self) -> bool:
+        """Return True if there are cached keys younger than max_stale_seconds."""
+        keys, fetched_at = self._cached
+        return keys is not None and self.clock() - fetched_at < self.max_stale_seconds
+
+    def _unavailable(self, reason: str | None = None) -> KeySetUnavailable:
+        """Return the 503 error for callers that cannot have keys now, with when to retry."""
+        retry = self.cooldown_seconds
+        if self.attempted_at is not None:
+            retry = self.attempted_at + self.cooldown_seconds - self.clock()
+        reason = reason or self.last_error or "no keys yet"
+        retry = max(1, math.ceil(retry))
+        return KeySetUnavailable(f"the issuer's signing keys are unavailable ({reason}); retry in {retry} s", retry)
+
+    def _begin_fetch(self) -> None:
+        """Mark a fetch as in flight (the caller holds the lock)."""
+        self._fetching, self.attempted_at = True, self.clock()
 
     def _fetch(self) -> None:
-        """Fetch and parse the JWKS, then store the keys or record why that failed; wake waiting threads."""
+        """Download and parse the JWKS, then store it or record why that failed; wake the waiting threads."""
         try:
-            document = fetch_key_set(
-                self.uri,
-                timeout=self.timeout_seconds,
-                max_bytes=self.max_bytes,
-                headers=self.headers,
-                ssl_context=self.ssl_context,
-            )
-            fetched = parse_key_set(document, self.uri, previous=self._cached[0])
+            keys = parse_key_set(self._download(), self.jwks_uri, previous=self._cached[0])
         except Exception as error:  # noqa: BLE001 - any failure is an outage: keep serving the keys we have
             with self._changed:
                 self.failure_count += 1
                 self.last_error = f"{type(error).__name__}: {error}"
-            logger.warning("could not fetch the JWKS at %s: %s", self.uri, self.last_error)
+            logger.warning("could not fetch the keys of %s: %s", self.issuer or self.jwks_uri, self.last_error)
         else:
             with self._changed:
-                self._cached = (fetched, self.clock())
+                self._cached = (keys, self.clock())
         finally:
             with self._changed:
                 self.fetch_count += 1
                 self._fetching = False
                 self._changed.notify_all()
+
+    def _download(self) -> object:
+        """Return the JWKS document, discovering its URL first when that is due, all within one deadline."""
+        deadline = time.monotonic() + self.timeout_seconds
+        options = {"max_bytes": self.max_bytes, "headers": self.headers, "ssl_context": self.ssl_context}
+        if self.issuer is not None and self._discovery_due():
+            self.jwks_uri, self.jwks_uri_from = discover_jwks_uri(self.issuer, timeout=self.timeout_seconds, **options)
+            self._discovered_at = self.clock()
+        try:
+            return fetch_json(self.jwks_uri, timeout=deadline - time.monotonic(), **options)
+        except (OSError, HTTPStatusError, http.client.HTTPException):
+            self._discovered_at = None  # the URL stopped answering 200: discover it again next time
+            raise
+
+    def _discovery_due(self) -> bool:
+        """Return True when jwks_uri is unknown, stopped answering, or was discovered a day ago."""
+        return self._discovered_at is None or self.clock() - self._discovered_at >= DISCOVERY_SECONDS
 
 
 # ---------------------------------------------------------------------------
@@ -959,9 +1151,9 @@ def read_header(segment: bytes, algorithms: frozenset) -> tuple[str, str | None]
 class Verifier:
     """Verifies the JWTs of one issuer: signature by the issuer's keys, then the claims.
 
-    >>> verifier = Verifier("https://issuer.example")   # keys from https://issuer.example/.well-known/jwks.json
-    >>> verifier.key_source.uri
-    'https://issuer.example/.well-known/jwks.json'
+    >>> verifier = Verifier("https://issuer.example")   # keys found by OpenID Connect Discovery
+    >>> verifier.key_source.issuer, verifier.key_source.jwks_uri   # looked up on first use
+    ('https://issuer.example', None)
     """
 
     def __init__(
@@ -987,7 +1179,7 @@ class Verifier:
         if type(leeway) not in (int, float) or not 0 <= leeway <= 3600:
             raise ValueError("leeway must be a number of seconds between 0 and 3600")
         self.leeway = leeway
-        if isinstance(required_claims, str) or not all(isinstance(c, str) for c in required_claims):
+        if not _is_list(required_claims) or not all(isinstance(c, str) for c in required_claims):
             raise ValueError("required_claims must be a list of claim names")
         self.required_claims = tuple(required_claims)
         if "aud" in self.required_claims and not self.audience:
@@ -997,8 +1189,10 @@ class Verifier:
         if backend == "cryptography" and _cryptography() is None:
             raise ValueError("backend 'cryptography' needs the package: pip install cryptography")
         self.backend = backend or default_backend()
+        if not callable(clock):
+            raise ValueError("clock must be a function returning the time in seconds since the epoch")
         self.clock = clock
-        self.key_source = _key_source(issuer, jwks_uri, jwks, key_source, clock)
+        self.key_source = _key_source(issuer, jwks_uri, jwks, key_source)
         if type(cache_size) is not int or cache_size < 0:
             raise ValueError("cache_size must be an integer >= 0 (0 disables the cache)")
         self.cache_size = cache_size
@@ -1100,16 +1294,21 @@ def _audience_set(audience: object) -> frozenset:
     if audience is None:
         return frozenset()
     values = [audience] if isinstance(audience, str) else audience
-    if not isinstance(values, (list, tuple, set, frozenset)) or not all(isinstance(v, str) and v for v in values):
+    if not _is_list(values) or not all(isinstance(v, str) and v for v in values):
         raise ValueError("audience must be a non-empty string or a list of them")
     if not values:
         raise ValueError("audience must name at least one audience (or be None)")
     return frozenset(values)
 
 
+def _is_list(value: object) -> bool:
+    """Return True for a list, tuple or set: what options that name several things accept (never a bare string)."""
+    return isinstance(value, (list, tuple, set, frozenset))
+
+
 def _algorithm_set(algorithms: object) -> frozenset:
     """Return the allow-list as a set, or raise ValueError for anything but RSA signature algorithms."""
-    if isinstance(algorithms, str) or not algorithms:
+    if not _is_list(algorithms) or not algorithms:
         raise ValueError("algorithms must be a non-empty list, such as ('RS256',)")
     unknown = [a for a in algorithms if not (isinstance(a, str) and a in ALGORITHMS)]
     if unknown:
@@ -1117,23 +1316,25 @@ def _algorithm_set(algorithms: object) -> frozenset:
     return frozenset(algorithms)
 
 
-def _key_source(issuer: str, jwks_uri: str | None, jwks: dict | None, key_source: object, clock) -> object:
-    """Return where the verifier's keys come from: a shared source, a JWKS in memory, or the issuer's URL."""
+def _key_source(issuer: str, jwks_uri: str | None, jwks: dict | None, key_source: object) -> object:
+    """Return where the verifier's keys come from: a shared source, a JWKS in memory, a URL, or the issuer."""
     if sum(x is not None for x in (jwks_uri, jwks, key_source)) > 1:
         raise ValueError("pass at most one of jwks_uri, jwks and key_source")
     if key_source is not None:
         if not callable(getattr(key_source, "key_set", None)):
-            raise ValueError("key_source must have a key_set(kid) method, as RemoteKeySet does")
+            raise ValueError("key_source must have a key_set(kid, block) method, as RemoteKeySet does")
         return key_source
     if jwks is not None:
-        return parse_key_set(jwks)
-    if jwks_uri is None:
-        jwks_uri = issuer.rstrip("/") + "/.well-known/jwks.json"  # the seed's convention, and Zuplo's
-        try:
-            check_jwks_uri(jwks_uri)
-        except ValueError:
-            raise ValueError(f"cannot fetch keys from issuer {_show(issuer, 80)}: pass jwks_uri= or jwks=") from None
-    return RemoteKeySet(jwks_uri, clock=clock)
+        key_set = parse_key_set(jwks)
+        if not key_set.keys:
+            raise ValueError(f"the JWKS has no usable key ({_reasons(key_set)})")
+        return key_set
+    if jwks_uri is not None:
+        return RemoteKeySet(jwks_uri)
+    try:
+        return RemoteKeySet(issuer=issuer)  # OpenID Connect Discovery finds the JWKS URL
+    except ValueError:
+        raise ValueError(f"cannot fetch keys from issuer {_show(issuer, 80)}: pass jwks_uri= or jwks=") from None
 
 
 # ---------------------------------------------------------------------------
@@ -1157,6 +1358,13 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
+def _path_set(public_paths: object) -> frozenset:
+    """Return the public paths as a set, or raise ValueError: a bare string would become a set of characters."""
+    if not _is_list(public_paths) or not all(isinstance(p, str) and p.startswith("/") for p in public_paths):
+        raise ValueError("public_paths must be a list of paths such as ['/public', '/health']")
+    return frozenset(public_paths)
+
+
 def error_response(error: AuthError, realm: str = DEFAULT_REALM) -> tuple[int, list[tuple[str, str]], bytes]:
     """Return (status, headers, JSON body) that a server should send for an AuthError."""
     body = json.dumps({"error": http.HTTPStatus(error.status).phrase, "message": error.message}).encode()
@@ -1175,7 +1383,7 @@ def wsgi_middleware(app, verifier: Verifier, public_paths=("/public",), realm: s
     The claims are put in ``environ["zjwt.claims"]``; failures are answered
     here with error_response (401, 400 or 503), and app never sees them.
     """
-    public = frozenset(public_paths)
+    public = _path_set(public_paths)
 
     def protected_app(environ, start_response):
         if (environ.get("PATH_INFO") or "/") not in public:
@@ -1191,22 +1399,15 @@ def wsgi_middleware(app, verifier: Verifier, public_paths=("/public",), realm: s
 
 
 # ---------------------------------------------------------------------------
-# Command line: python zjwt.py verify TOKEN --issuer ISS | inspect TOKEN
+# Command line: python zjwt.py verify TOKEN --issuer ISS | inspect TOKEN | keys --issuer ISS
 # ---------------------------------------------------------------------------
 
 
-def _inspect(token: str) -> dict:
-    """Return the decoded, UNVERIFIED header and payload of a token."""
-    header, payload, _ = split_token(_ascii(token))
-    return {
-        "header": _json_object(_decode_segment(header, "header"), "header"),
-        "payload": _json_object(_decode_segment(payload, "payload"), "payload"),
-    }
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 verified, 1 rejected, 2 usage)."""
-    parser = argparse.ArgumentParser(prog="python zjwt.py", description="Verify or inspect a JWT.")
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    """Return the parsed command line (argparse exits 2 on a usage error)."""
+    parser = argparse.ArgumentParser(
+        prog="python zjwt.py", description="Verify or inspect a JWT; list an issuer's keys."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     verify = commands.add_parser("verify", help="verify a token and print its claims as JSON")
     verify.add_argument("token", help="the token, or - to read it from standard input")
@@ -1215,35 +1416,26 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument("--algorithm", action="append", choices=list(ALGORITHMS), help="allowed alg (default RS256)")
     verify.add_argument("--leeway", type=float, default=0, help="seconds of clock skew tolerated")
     keys = verify.add_mutually_exclusive_group()
-    keys.add_argument("--jwks-uri", help="where to fetch the keys (default: <issuer>/.well-known/jwks.json)")
+    keys.add_argument("--jwks-uri", help="where to fetch the keys (default: found from --issuer by OIDC discovery)")
     keys.add_argument("--jwks-file", help="a JWKS file to read the keys from")
     inspect = commands.add_parser("inspect", help="print a token's header and payload WITHOUT verifying")
     inspect.add_argument("token", help="the token, or - to read it from standard input")
-    args = parser.parse_args(argv)
-    token = sys.stdin.read().strip() if args.token == "-" else args.token
+    listing = commands.add_parser("keys", help="say where an issuer's keys are and which of them zjwt can use")
+    where = listing.add_mutually_exclusive_group(required=True)
+    where.add_argument("--issuer", help="find the keys by OpenID Connect Discovery")
+    where.add_argument("--jwks-uri", help="fetch the keys from this URL")
+    where.add_argument("--jwks-file", help="read the keys from this file")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 done, 1 rejected or no usable key, 2 bad input)."""
+    args = _arguments(argv)
+    commands = {"verify": _verify_command, "inspect": _inspect_command, "keys": _keys_command}
     try:
-        if args.command == "inspect":
-            decoded = _inspect(token)
-            print("UNVERIFIED: the signature and claims have NOT been checked")
-            print(json.dumps(decoded, indent=2))
-            return 0
-        jwks = None
-        if args.jwks_file:
-            with open(args.jwks_file, "rb") as file:
-                jwks = parse_json(file.read())
-        verifier = Verifier(
-            args.issuer,
-            audience=args.audience,
-            algorithms=tuple(args.algorithm or ("RS256",)),
-            leeway=args.leeway,
-            jwks_uri=args.jwks_uri,
-            jwks=jwks,
-            cache_size=0,
-        )
-        print(json.dumps(verifier.verify(token), indent=2))
-        return 0
+        return commands[args.command](args)
     except KeySetUnavailable as error:
-        print(f"keys unavailable: {verifier.key_source.last_error or error.message}", file=sys.stderr)
+        print(f"keys unavailable: {error.message}", file=sys.stderr)
         return 1
     except AuthError as error:
         print(f"rejected: {error.message}", file=sys.stderr)
@@ -1251,6 +1443,67 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def _token_argument(token: str) -> str:
+    """Return the token given on the command line, or read from standard input for '-'."""
+    if token != "-":
+        return token
+    try:
+        return sys.stdin.buffer.read(MAX_TOKEN_BYTES + 1).decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise ValueError("standard input holds bytes that are not ASCII: a token is ASCII text") from None
+
+
+def _json_file(path: str) -> object:
+    """Return the JSON document in a file, read strictly."""
+    with open(path, "rb") as file:
+        return parse_json(file.read(MAX_JWKS_BYTES + 1))
+
+
+def _verify_command(args: argparse.Namespace) -> int:
+    """Print the claims of a token that verifies; rejections raise."""
+    verifier = Verifier(
+        args.issuer,
+        audience=args.audience,
+        algorithms=tuple(args.algorithm or ("RS256",)),
+        leeway=args.leeway,
+        jwks_uri=args.jwks_uri,
+        jwks=_json_file(args.jwks_file) if args.jwks_file else None,
+        cache_size=0,
+    )
+    print(json.dumps(verifier.verify(_token_argument(args.token)), indent=2))
+    return 0
+
+
+def _inspect_command(args: argparse.Namespace) -> int:
+    """Print a token's decoded, UNVERIFIED header and payload."""
+    header, payload, _ = split_token(_ascii(_token_argument(args.token)))
+    decoded = {
+        "header": _json_object(_decode_segment(header, "header"), "header"),
+        "payload": _json_object(_decode_segment(payload, "payload"), "payload"),
+    }
+    print("UNVERIFIED: the signature and claims have NOT been checked")
+    print(json.dumps(decoded, indent=2))
+    return 0
+
+
+def _keys_command(args: argparse.Namespace) -> int:
+    """Print where the keys are and what zjwt makes of each; return 0 when at least one is usable."""
+    logger.disabled = True  # each skipped key is reported below, with its reason
+    if args.jwks_file:
+        key_set = parse_key_set(_json_file(args.jwks_file), args.jwks_file)
+        print(f"keys from the file {args.jwks_file}")
+    else:
+        source = RemoteKeySet(args.jwks_uri, issuer=args.issuer)
+        key_set = source.reload()
+        print(f"keys from {source.jwks_uri}\n  found by: {source.jwks_uri_from}")
+    usable = len(key_set.keys)
+    print(f"{len(key_set.report)} keys, {usable} usable")
+    for kid, kty, alg, size, reason in key_set.report:
+        described = " ".join(text for text in (kty, alg or "(no alg)", size) if text)
+        print(f"  kid {_show(kid, 60)}: {described}: {'usable' if reason is None else 'skipped, ' + reason}")
+    return 0 if usable else 1
 
 
 if __name__ == "__main__":

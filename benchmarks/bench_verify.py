@@ -113,11 +113,13 @@ def pure_floor_case(private, tokens: list[str]):
 
 
 def jwks_server(document: dict) -> str:
-    """Serve document at a local URL (for PyJWKClient); return the URL."""
-    body = json.dumps(document).encode()
+    """Serve document at a local URL, and a discovery document naming it; return the JWKS URL."""
+    base = {}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
+            discovery = {"issuer": base["url"], "jwks_uri": base["url"] + "/.well-known/jwks.json"}
+            body = json.dumps(discovery if self.path.endswith("/openid-configuration") else document).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -128,7 +130,8 @@ def jwks_server(document: dict) -> str:
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{httpd.server_address[1]}/.well-known/jwks.json"
+    base["url"] = f"http://127.0.0.1:{httpd.server_address[1]}"
+    return base["url"] + "/.well-known/jwks.json"
 
 
 def peer_cases(private, jwk: dict, tokens: list[str]) -> dict:
@@ -255,6 +258,10 @@ def main() -> None:
         return zjwt.Verifier(ISSUER, jwks={"keys": keys}, audience=AUDIENCE, backend=backend)
 
     one_key, twenty_keys = verifier([jwk]), verifier([*others[:10], jwk, *others[10:]])
+    issuer = jwks_server({"keys": [jwk]}).removesuffix("/.well-known/jwks.json")  # found by OIDC discovery
+    discovered = zjwt.Verifier(issuer, audience=AUDIENCE)
+    issuer_tokens = mint(private, "k1", DISTINCT_TOKENS, issuer=issuer)
+    discovered.verify(issuer_tokens[0])  # the one-time discovery and fetch, before timing
     pure = verifier([jwk], backend="pure")
     hit = tokens[0]
     groups = {
@@ -263,6 +270,10 @@ def main() -> None:
             "zjwt, cryptography, new token": cycle(one_key.verify, tokens),
             "zjwt, cryptography, 20-key set": cycle(twenty_keys.verify, tokens),
             "zjwt, verified-token cache hit": lambda n: [one_key.verify(hit) for _ in range(n)],
+            "zjwt, keys found by discovery, new token": cycle(discovered.verify, issuer_tokens),
+            "zjwt, keys found by discovery, cache hit": lambda n: [
+                discovered.verify(issuer_tokens[0]) for _ in range(n)
+            ],
             **peer_cases(private, jwk, tokens),
         },
         "pure floor: pow() + compare, RSA-2048": {
