@@ -8,6 +8,7 @@ always real: servers on 127.0.0.1, port 0, started and stopped here.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -184,6 +185,24 @@ def replace_segment(token: str, index: int, value: str) -> str:
     parts = token.split(".")
     parts[index] = value
     return ".".join(parts)
+
+
+ATTACK_TEST = re.compile(r"test_[a-k]\d+b?_")  # one per row of ATTACKS.md
+
+
+def pytest_generate_tests(metafunc):
+    """Run every attack test twice: through verify, and through verify_async on an event loop."""
+    if ATTACK_TEST.match(metafunc.function.__name__):
+        metafunc.parametrize("verify_mode", ["sync", "async"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def verify_mode(request, monkeypatch) -> str:
+    """Make Verifier.verify go through verify_async when the test runs in async mode."""
+    mode = getattr(request, "param", "sync")
+    if mode == "async":
+        monkeypatch.setattr(zjwt.Verifier, "verify", lambda self, token: asyncio.run(self.verify_async(token)))
+    return mode
 
 
 # ---------------------------------------------------------------------------
@@ -2616,6 +2635,283 @@ def test_wsgi_middleware_answers_401_and_503_itself(key, wsgi_app):
     assert status == 401 and 'error="invalid_token"' in headers["WWW-Authenticate"] and "expired" in body["message"]
     status, headers, body = wsgi_app("/down/orders", "Bearer " + make_token(key))
     assert status == 503 and headers["Retry-After"] == "30" and body["error"] == "Service Unavailable"
+
+
+# ---------------------------------------------------------------------------
+# Async: verify_async on an event loop, and the ASGI middleware under uvicorn.
+# ---------------------------------------------------------------------------
+
+
+def test_verify_async_returns_what_verify_returns_and_raises_what_it_raises(key):
+    verifier = make_verifier(key, audience="orders")
+    token = make_token(key, claims(aud="orders"))
+    assert asyncio.run(verifier.verify_async(token)) == verifier.verify(token) == claims(aud="orders")
+    assert asyncio.run(verifier.authenticate_async(["Bearer " + token])) == claims(aud="orders")
+    with pytest.raises(zjwt.InvalidAudience):
+        asyncio.run(verifier.verify_async(make_token(key, claims(aud="payments"))))
+    with pytest.raises(zjwt.InvalidRequest, match="several Authorization headers"):
+        asyncio.run(verifier.authenticate_async(["Bearer " + token, "Bearer " + token]))
+
+
+@pytest.fixture
+def thread_hops(monkeypatch) -> list:
+    """Record each asyncio.to_thread call (a spy: the real function still runs)."""
+    calls = []
+    real = asyncio.to_thread
+
+    def spy(function, *args):
+        calls.append(args)
+        return real(function, *args)
+
+    monkeypatch.setattr(asyncio, "to_thread", spy)
+    return calls
+
+
+def test_verify_async_with_usable_keys_runs_inline_without_a_thread(key, jwks_server, thread_hops):
+    verifier, source, clock = remote_verifier(jwks_server)
+    token = lasting_token(key)
+    assert asyncio.run(verifier.verify_async(token))["sub"] == "user-1"
+    assert thread_hops == [("k1",)], "cold: one wait in a worker thread"
+    for other in (token, make_token(key, claims(exp=NOW + 86400, jti="new"))):  # a cache hit, then a new token
+        assert asyncio.run(verifier.verify_async(other))["sub"] == "user-1"
+    clock.advance(601)  # stale: served at once, refreshed in the background
+    assert asyncio.run(verifier.verify_async(token))["sub"] == "user-1" and source.fetching
+    settle(source)
+    assert len(thread_hops) == 1 and jwks_server.requests == 2
+
+
+def test_50_concurrent_verify_async_on_a_cold_verifier_share_one_fetch_and_never_block_the_loop(key, jwks_server):
+    jwks_server.delay = 3  # the issuer answers after 3 s
+    verifier = zjwt.Verifier(ISSUER, key_source=zjwt.RemoteKeySet(jwks_server.url), clock=Clock())
+    token = lasting_token(key)
+
+    async def main():
+        gaps, running = [], True
+
+        async def ticker():
+            last = time.perf_counter()
+            while running:
+                await asyncio.sleep(0.005)
+                gaps.append(time.perf_counter() - last)
+                last = time.perf_counter()
+
+        ticking = asyncio.create_task(ticker())
+        results = await asyncio.gather(*(verifier.verify_async(token) for _ in range(50)))
+        running = False
+        await ticking
+        return results, max(gaps)
+
+    (results, worst_gap), seconds = timed(asyncio.run, main())
+    assert results == [claims(exp=NOW + 30 * 86400)] * 50 and jwks_server.requests == 1
+    assert worst_gap < 0.05, f"the loop stalled for {worst_gap * 1000:.0f} ms"
+    assert 2.9 < seconds < 4.5
+
+
+def test_cancelling_a_verify_async_leaves_the_shared_fetch_running(key, jwks_server):
+    jwks_server.delay = 0.5
+    source = zjwt.RemoteKeySet(jwks_server.url)
+    verifier = zjwt.Verifier(ISSUER, key_source=source, clock=Clock())
+    token = lasting_token(key)
+
+    async def main():
+        waiting = asyncio.create_task(verifier.verify_async(token))
+        await asyncio.sleep(0.1)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        return await verifier.verify_async(token)  # joins the fetch the cancelled call started
+
+    assert asyncio.run(main())["sub"] == "user-1"
+    assert jwks_server.requests == 1 and source.fetch_count == 1 and source.failure_count == 0
+
+
+@contextlib.contextmanager
+def served_by_uvicorn(app, ws: str = "wsproto"):
+    """Serve an ASGI app with uvicorn on 127.0.0.1, port 0, in a thread; yield its base URL."""
+    uvicorn = pytest.importorskip("uvicorn", reason="uvicorn is not installed (test extras)")
+    pytest.importorskip(ws.split("-")[0], reason=f"{ws.split('-')[0]} is not installed (test extras)")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, ws=ws, log_level="error", lifespan="auto")
+    userver = uvicorn.Server(config)
+    thread = threading.Thread(target=userver.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not userver.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{userver.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        userver.should_exit = True
+        thread.join(10)
+
+
+LIFESPAN: list = []  # the lifespan events echo_app saw
+
+
+async def echo_app(scope, receive, send):
+    """A bare ASGI app: answers the claims it was given, accepts WebSockets, records lifespan events."""
+    if scope["type"] == "lifespan":
+        while (message := await receive())["type"] != "lifespan.shutdown":
+            LIFESPAN.append(message["type"])
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+    elif scope["type"] == "websocket":
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": json.dumps(scope["zjwt.claims"])})
+        await send({"type": "websocket.close", "code": 1000})
+    else:
+        body = json.dumps({"path": scope["path"], "claims": scope.get("zjwt.claims")}).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def test_asgi_middleware_authenticates_http_under_uvicorn(key):
+    app = zjwt.asgi_middleware(echo_app, make_verifier(key), public_paths=["/public"])
+    LIFESPAN.clear()
+    with served_by_uvicorn(app) as base:
+        assert call(base, "GET", "/public")[2] == {"path": "/public", "claims": None}
+        assert call(base, "GET", "/orders", bearer(make_token(key)))[2] == {"path": "/orders", "claims": claims()}
+        status, headers, body = call(base, "GET", "/orders")
+        assert status == 401 and headers["www-authenticate"] == 'Bearer realm="api"' and body["error"] == "Unauthorized"
+        status, headers, body = call(base, "GET", "/orders", bearer(make_token(key, claims(exp=NOW - 5))))
+        assert status == 401 and 'error="invalid_token"' in headers["www-authenticate"] and "expired" in body["message"]
+        assert call(base, "GET", "/orders", bearer(make_token(key)) | {"X-Other": "1"})[0] == 200
+        twice = raw_request(
+            base, b"GET /orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n"
+        )
+        assert twice.startswith(b"HTTP/1.1 400 ") and b"several Authorization headers" in twice
+    assert LIFESPAN == ["lifespan.startup"], "lifespan passes through untouched"
+
+
+def read_answer(conn: socket.socket) -> tuple[bytes, bytes]:
+    """Return the head of an HTTP answer and its body: Content-Length bytes, or after a 101 the first frame."""
+    data = b""
+    while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+
+    def complete() -> bool:
+        if head.startswith(b"HTTP/1.1 101 "):
+            return len(body) >= 2 and len(body) >= 2 + body[1]  # a short frame: its length is in its second byte
+        length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+        return len(body) >= (int(length.group(1)) if length else 0)
+
+    while not complete() and (chunk := conn.recv(65536)):
+        body += chunk
+    return head, body
+
+
+def raw_request(base: str, data: bytes) -> bytes:
+    """Send raw bytes to base; return the answer's head and body."""
+    with socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])), timeout=10) as conn:
+        conn.sendall(data)
+        head, body = read_answer(conn)
+    return head + b"\r\n\r\n" + body
+
+
+def test_asgi_middleware_answers_503_with_retry_after_when_the_keys_are_down(key):
+    down = zjwt.Verifier(ISSUER, jwks_uri=f"http://127.0.0.1:{unused_port()}/jwks")
+    with served_by_uvicorn(zjwt.asgi_middleware(echo_app, down)) as base:
+        status, headers, body = call(base, "GET", "/orders", bearer(make_token(key)))
+    assert status == 503 and headers["retry-after"] == "30" and body["error"] == "Service Unavailable"
+
+
+def websocket_handshake(base: str, authorization: str | None) -> tuple[bytes, bytes]:
+    """Open a WebSocket to base/ws over a raw socket; return the answer's head and its body or first frame."""
+    lines = [
+        "GET /ws HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+        *([f"Authorization: {authorization}"] if authorization else []),
+    ]
+    with socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])), timeout=10) as conn:
+        conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        return read_answer(conn)
+
+
+def without_extensions(app):
+    """Return app as a server without ASGI extensions would call it."""
+
+    async def stripped(scope, receive, send):
+        return await app({k: v for k, v in scope.items() if k != "extensions"}, receive, send)
+
+    return stripped
+
+
+@pytest.mark.parametrize(
+    "ws, extension, refused",
+    [("wsproto", True, b"401"), ("websockets-sansio", True, b"401"), ("wsproto", False, b"403")],
+    ids=["wsproto", "websockets", "no denial extension"],
+)
+def test_asgi_middleware_refuses_a_websocket_before_accepting_it(key, ws, extension, refused):
+    app = zjwt.asgi_middleware(echo_app, make_verifier(key))
+    with served_by_uvicorn(app if extension else without_extensions(app), ws=ws) as base:
+        head, frame = websocket_handshake(base, "Bearer " + make_token(key))
+        assert head.startswith(b"HTTP/1.1 101 ") and frame[0] == 0x81  # accepted, then a text frame
+        assert json.loads(frame[2 : 2 + frame[1]]) == claims()
+        head, body = websocket_handshake(base, None)
+        assert head.split(b" ")[1] == refused, head
+        if extension:  # the denial-response extension carries zjwt's own answer, challenge included
+            assert b'www-authenticate: Bearer realm="api"' in head.lower().replace(b"bearer", b"Bearer")
+            assert json.loads(body)["error"] == "Unauthorized"
+
+
+def test_asgi_middleware_refuses_a_bare_string_for_public_paths(key):
+    with pytest.raises(ValueError, match="public_paths must be a list"):
+        zjwt.asgi_middleware(echo_app, make_verifier(key), public_paths="/public")
+
+
+def test_the_loop_keeps_serving_public_and_cached_tokens_while_a_refresh_hangs(key, jwks_server):
+    clock = Clock()
+    source = zjwt.RemoteKeySet(jwks_server.url, clock=clock)
+    app = zjwt.asgi_middleware(echo_app, zjwt.Verifier(ISSUER, key_source=source, clock=clock))
+    cached = bearer(lasting_token(key))
+    with served_by_uvicorn(app) as base:
+        assert call(base, "GET", "/orders", cached)[0] == 200
+        jwks_server.delay = 3
+        clock.advance(31)  # past the cooldown: an unknown kid refetches, and the issuer hangs
+        hanging = threading.Thread(target=call, args=(base, "GET", "/orders", bearer(lasting_token(key, "new"))))
+        hanging.start()
+        while not source.fetching:
+            time.sleep(0.005)
+        for headers, path in [({}, "/public"), (cached, "/orders")] * 5:
+            (status, _, _), seconds = timed(call, base, "GET", path, headers)
+            assert status == 200 and seconds < 0.2, f"{path} took {seconds:.2f} s"
+        assert source.fetching, "the refresh was still hanging all along"
+        hanging.join()
+
+
+def readme_python_block(marker: str) -> str:
+    """Return the README's python code block that contains marker."""
+    return next(b for b in re.findall(r"```python\n(.*?)```", (HERE / "README.md").read_text(), re.S) if marker in b)
+
+
+@pytest.mark.parametrize("framework", ["fastapi", "starlette"])
+def test_the_readmes_asgi_recipes_work_under_uvicorn(key, jwks_server, framework):
+    pytest.importorskip(framework, reason=f"{framework} is not installed (test extras)")
+    namespace = {"verifier": make_verifier(key, audience="orders")}
+    exec(readme_python_block(f"from {framework}."), namespace)  # the recipe, word for word
+    down = zjwt.Verifier(ISSUER, jwks_uri=f"http://127.0.0.1:{unused_port()}/jwks")
+    with served_by_uvicorn(namespace["app"]) as base:
+        token = make_token(key, claims(aud="orders"))
+        status, _, body = call(base, "GET", "/protected", bearer(token))
+        assert status == 200 and body == {"message": "Access granted", "user": claims(aud="orders")}
+        status, headers, body = call(base, "GET", "/protected")
+        assert status == 401 and headers["www-authenticate"] == 'Bearer realm="api"' and "bearer" in body["message"]
+        status, headers, body = call(base, "GET", "/protected", bearer(make_token(key, claims(aud="payments"))))
+        assert status == 401 and 'error="invalid_token"' in headers["www-authenticate"]
+        assert body["message"] == "the token is meant for 'payments', not for ['orders']"
+        twice = b"GET /protected HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n"
+        assert raw_request(base, twice).startswith(b"HTTP/1.1 400 ")
+        namespace["verifier"].key_source = down.key_source  # now the issuer's keys are unreachable
+        namespace["verifier"]._verified.clear()
+        status, headers, body = call(base, "GET", "/protected", bearer(token))
+        assert status == 503 and headers["retry-after"] == "30" and body["error"] == "Service Unavailable"
+        if framework == "starlette":
+            assert call(base, "GET", "/public")[0] == 200
 
 
 # ---------------------------------------------------------------------------

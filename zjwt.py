@@ -73,6 +73,7 @@ __all__ = [
     "TokenNotYetValid",
     "UnknownKey",
     "Verifier",
+    "asgi_middleware",
     "b64url_decode",
     "bearer_token",
     "check_claims",
@@ -1204,19 +1205,52 @@ class Verifier:
 
     def verify(self, token: str | bytes) -> dict:
         """Return the claims of a token that passes every check, or raise InvalidToken or KeySetUnavailable."""
+        return self._verify(token, self.key_source.key_set)
+
+    async def verify_async(self, token: str | bytes) -> dict:
+        """Return what verify returns, without blocking the event loop.
+
+        With usable keys (the common case, and every verified-token cache hit)
+        it verifies inline: no thread, no task.  When the keys must be fetched
+        first, the wait runs in a worker thread; it joins the key source's one
+        fetch, shared with every other caller, and cancelling this call leaves
+        that fetch running to completion.
+        """
+        try:
+            return self._verify(token, self._key_set_at_once)
+        except _FetchFirst as pending:
+            import asyncio  # here, so that synchronous users never pay for importing it
+
+            keys = await asyncio.to_thread(self.key_source.key_set, pending.kid)
+        return self._verify(token, lambda kid: keys)
+
+    def authenticate(self, authorization: str | list[str] | None) -> dict:
+        """Return the claims of the bearer token in an Authorization header, or raise AuthError.
+
+        authorization is the header's value, or the list of every value the
+        request carried (more than one is refused, as RFC 6750 3.1 asks).
+        """
+        return self.verify(bearer_token(authorization))
+
+    async def authenticate_async(self, authorization: str | list[str] | None) -> dict:
+        """Return what authenticate returns, without blocking the event loop (see verify_async)."""
+        return await self.verify_async(bearer_token(authorization))
+
+    def _verify(self, token: str | bytes, key_set: Callable[[str | None], KeySet]) -> dict:
+        """Return the claims of a token that passes every check, with key_set(kid) giving the keys."""
         if type(token) is not str:
             token = _token_text(token)
         if len(token) > MAX_TOKEN_BYTES:  # before any splitting or decoding
             raise MalformedToken(f"the token is longer than {MAX_TOKEN_BYTES} bytes")
         hit = self._verified.get(token)
         if hit is not None:
-            claims = self._reuse(token, hit)
+            claims = self._reuse(token, hit, key_set)
             if claims is not None:
                 return claims
         data = _ascii(token)
         header_b64, payload_b64, signature_b64 = split_token(data)
         alg, kid = self._headers.get(header_b64) or self._read_header(header_b64)
-        key = find_key(self.key_source.key_set(kid), kid, alg)
+        key = find_key(key_set(kid), kid, alg)
         payload = _decode_segment(payload_b64, "payload")  # the shape is checked before the signature
         signature = _decode_segment(signature_b64, "signature")
         signing_input = data[: len(header_b64) + len(payload_b64) + 1]  # the bytes as received: RFC 7515 5.2
@@ -1228,9 +1262,12 @@ class Verifier:
             self._remember(token, (marshal.dumps(claims), key, kid, times))
         return claims
 
-    def authenticate(self, authorization: str | None) -> dict:
-        """Return the claims of the bearer token in an Authorization header value, or raise AuthError."""
-        return self.verify(bearer_token(authorization))
+    def _key_set_at_once(self, kid: str | None) -> KeySet:
+        """Return the keys for kid if the key source has them without fetching or waiting, else raise _FetchFirst."""
+        keys = self.key_source.key_set(kid, block=False)
+        if keys is None:
+            raise _FetchFirst(kid)
+        return keys
 
     def _read_header(self, header_b64: bytes) -> tuple[str, str | None]:
         """Return (alg, kid) of a header segment, remembering it for the issuer's next tokens."""
@@ -1240,10 +1277,10 @@ class Verifier:
         self._headers[header_b64] = alg_kid
         return alg_kid
 
-    def _reuse(self, token: str, hit: tuple) -> dict | None:
+    def _reuse(self, token: str, hit: tuple, key_set: Callable) -> dict | None:
         """Return fresh claims of a token verified before, if its key is still published and its times hold."""
         claims, key, kid, times = hit
-        if key not in self.key_source.key_set(kid).keys:  # the key left the set: check again
+        if key not in key_set(kid).keys:  # the key left the set: check again
             self._forget(token)
             return None
         try:
@@ -1269,6 +1306,14 @@ class Verifier:
     def _forget(self, token: str) -> None:
         """Drop a token from the verified cache."""
         self._verified.pop(token, None)
+
+
+class _FetchFirst(Exception):  # not an error: a signal that never leaves verify_async
+    """The keys for kid must be fetched before the token can be verified."""
+
+    def __init__(self, kid: str | None):
+        super().__init__(kid)
+        self.kid = kid
 
 
 def _ascii(token: str) -> bytes:
@@ -1343,8 +1388,15 @@ def _key_source(issuer: str, jwks_uri: str | None, jwks: dict | None, key_source
 # ---------------------------------------------------------------------------
 
 
-def bearer_token(authorization: str | None) -> str:
-    """Return the token of an 'Authorization: Bearer <token>' value, or raise MissingToken or InvalidRequest."""
+def bearer_token(authorization: str | bytes | list | None) -> str:
+    """Return the token of an 'Authorization: Bearer <token>' value, or raise MissingToken or InvalidRequest.
+
+    authorization may also be the list of every Authorization value a request carried.
+    """
+    if isinstance(authorization, (list, tuple)):
+        if len(authorization) > 1:  # which one would the application see? RFC 6750 3.1: invalid_request
+            raise InvalidRequest("the request has several Authorization headers")
+        authorization = authorization[0] if authorization else None
     if not authorization:
         raise MissingToken("no bearer token: send 'Authorization: Bearer <token>'")
     if isinstance(authorization, bytes):
@@ -1396,6 +1448,54 @@ def wsgi_middleware(app, verifier: Verifier, public_paths=("/public",), realm: s
         return app(environ, start_response)
 
     return protected_app
+
+
+def asgi_middleware(app, verifier: Verifier, public_paths=("/public",), realm: str = DEFAULT_REALM):
+    """Return an ASGI 3 app that requires a valid bearer token except on public_paths.
+
+    HTTP and WebSocket requests are authenticated before app sees them, without
+    blocking the event loop: the claims go in ``scope["zjwt.claims"]``, and a
+    failure is answered here (HTTP: error_response; a WebSocket is refused
+    before it is accepted).  Other scopes, such as lifespan, pass through.
+    """
+    public = _path_set(public_paths)
+
+    async def protected_app(scope, receive, send):
+        if scope["type"] not in ("http", "websocket") or scope["path"] in public:
+            return await app(scope, receive, send)
+        authorization = [value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization"]
+        try:
+            claims = await verifier.authenticate_async(authorization)
+        except AuthError as error:
+            refuse = _refuse_http if scope["type"] == "http" else _refuse_websocket
+            return await refuse(scope, receive, send, error_response(error, realm))
+        return await app({**scope, "zjwt.claims": claims}, receive, send)
+
+    return protected_app
+
+
+def _asgi_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """Return headers as ASGI sends them: lower-case names, names and values as bytes."""
+    return [(name.lower().encode(), value.encode("latin-1")) for name, value in headers]
+
+
+async def _refuse_http(scope: dict, receive, send, response: tuple) -> None:
+    """Send an error_response over ASGI HTTP."""
+    status, headers, body = response
+    await send({"type": "http.response.start", "status": status, "headers": _asgi_headers(headers)})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _refuse_websocket(scope: dict, receive, send, response: tuple) -> None:
+    """Refuse a WebSocket before accepting it: the HTTP answer where the server can send one, else close 1008."""
+    if (await receive())["type"] != "websocket.connect":
+        return  # the client went away first
+    status, headers, body = response
+    if "websocket.http.response" in (scope.get("extensions") or {}):  # ASGI's WebSocket Denial Response extension
+        await send({"type": "websocket.http.response.start", "status": status, "headers": _asgi_headers(headers)})
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:  # closing before accepting: the server answers the handshake with 403
+        await send({"type": "websocket.close", "code": 1008, "reason": http.HTTPStatus(status).phrase})
 
 
 # ---------------------------------------------------------------------------
