@@ -54,7 +54,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ALGORITHMS",
+    "CURVES",
+    "ED25519",
     "AuthError",
+    "Curve",
     "DisallowedAlgorithm",
     "ExpiredToken",
     "HTTPStatusError",
@@ -82,6 +85,8 @@ __all__ = [
     "check_times",
     "default_backend",
     "discover_jwks_uri",
+    "ecdsa_verify",
+    "ed25519_verify",
     "emsa_pkcs1_v1_5",
     "error_response",
     "fetch_json",
@@ -89,8 +94,8 @@ __all__ = [
     "key_from_jwk",
     "parse_json",
     "parse_key_set",
+    "public_key",
     "read_header",
-    "rsa_public_key",
     "split_token",
     "verify_signature",
     "wsgi_middleware",
@@ -328,62 +333,93 @@ def _json_object(data: bytes, what: str) -> dict:
 
 
 # ---------------------------------------------------------------------------
-# Keys: a JWK (RFC 7517) becomes an RSA public key that passed zjwt's key policy;
+# Keys: a JWK (RFC 7517) becomes a PublicKey that passed zjwt's key policy;
 # a JWKS becomes a KeySet, indexed once so each token's key lookup is one dict get.
 # ---------------------------------------------------------------------------
 
-# alg -> (signature scheme, hash), RFC 7518 3.3 (RSASSA-PKCS1-v1_5) and 3.5 (RSASSA-PSS).
+# alg -> (the key type it needs, its scheme or curve, its hash): RFC 7518 3.3-3.5, RFC 8037 3.1, RFC 9864.
 ALGORITHMS = {
-    "RS256": ("pkcs1", hashlib.sha256),
-    "RS384": ("pkcs1", hashlib.sha384),
-    "RS512": ("pkcs1", hashlib.sha512),
-    "PS256": ("pss", hashlib.sha256),
-    "PS384": ("pss", hashlib.sha384),
-    "PS512": ("pss", hashlib.sha512),
+    "RS256": ("RSA", "pkcs1", hashlib.sha256),  # RSASSA-PKCS1-v1_5
+    "RS384": ("RSA", "pkcs1", hashlib.sha384),
+    "RS512": ("RSA", "pkcs1", hashlib.sha512),
+    "PS256": ("RSA", "pss", hashlib.sha256),  # RSASSA-PSS
+    "PS384": ("RSA", "pss", hashlib.sha384),
+    "PS512": ("RSA", "pss", hashlib.sha512),
+    "ES256": ("EC", "P-256", hashlib.sha256),  # ECDSA
+    "ES384": ("EC", "P-384", hashlib.sha384),
+    "ES512": ("EC", "P-521", hashlib.sha512),
+    "EdDSA": ("OKP", "Ed25519", hashlib.sha512),  # Ed25519 hashes inside the scheme (RFC 8032 5.1)
+    "Ed25519": ("OKP", "Ed25519", hashlib.sha512),  # the same, by the name RFC 9864 gives it
 }
-_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})  # RFC 7518 6.3.2
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})  # RFC 7518 6.2.2, 6.3.2; RFC 8037 2
 
 
 @dataclass(eq=False)  # compared by identity: a key set holds each key object once
 class PublicKey:
-    """An RSA public key from a JWKS, ready to verify signatures."""
+    """A public key from a JWKS, ready to verify signatures."""
 
-    n: int  # modulus
-    e: int  # public exponent
+    kty: str  # "RSA", "EC" or "OKP" (RFC 7518 6, RFC 8037 2)
+    public: tuple  # RSA (n, e); EC (curve, x, y); OKP ("Ed25519", the 32-byte encoded point)
     kid: str | None  # key id the tokens name (RFC 7517 4.5)
     alg: str | None  # the one algorithm this key may verify, when the JWK says (RFC 7517 4.4)
-    size: int  # k, the modulus length in bytes: every signature has exactly this length (RFC 8017 8.2.2)
+    size: int  # the length of every signature it makes, in bytes (RFC 8017 8.2.2, RFC 7518 3.4, RFC 8032 5.1.6)
     native: object  # cryptography's public key, or None without cryptography
 
 
 @functools.cache
 def _cryptography():
-    """Return cryptography's RSA toolkit, imported on first use, or None when it is not installed."""
+    """Return cryptography's toolkit, imported on first use, or None when it is not installed."""
     try:
         from cryptography.exceptions import InvalidSignature as BadSignature
         from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+        from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
     except ImportError:
         return None
     params = {}
-    for alg, (scheme, hash_new) in ALGORITHMS.items():
+    for alg, (kty, scheme, hash_new) in ALGORITHMS.items():
         h = getattr(hashes, hash_new().name.upper())()  # hashlib's sha256 is cryptography's SHA256
-        # RFC 7518 3.5: MGF1 with the message's hash, salt as long as the hash, never "auto".
-        pad = padding.PKCS1v15() if scheme == "pkcs1" else padding.PSS(padding.MGF1(h), h.digest_size)
-        params[alg] = (pad, h)
-    return types.SimpleNamespace(rsa=rsa, params=params, BadSignature=BadSignature)
+        if kty == "EC":
+            params[alg] = ec.ECDSA(h)
+        elif kty == "RSA":  # RFC 7518 3.5: MGF1 with the message's hash, salt as long as the hash, never "auto"
+            params[alg] = (padding.PKCS1v15() if scheme == "pkcs1" else padding.PSS(padding.MGF1(h), h.digest_size), h)
+    curves = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}
+    return types.SimpleNamespace(
+        rsa=rsa,
+        ec=ec,
+        ed25519=ed25519,
+        params=params,
+        curves=curves,
+        der=encode_dss_signature,
+        BadSignature=BadSignature,
+    )
 
 
-def rsa_public_key(n: int, e: int, kid: str | None = None, alg: str | None = None) -> PublicKey:
-    """Return a PublicKey for (n, e) without any policy check: see check_key_policy."""
-    native = None
+def public_key(kty: str, public: tuple, kid: str | None = None, alg: str | None = None) -> PublicKey:
+    """Return a PublicKey without any policy check (key_from_jwk applies the policy)."""
+    return PublicKey(kty, public, kid, alg, _signature_size(kty, public), _native_key(kty, public))
+
+
+def _signature_size(kty: str, public: tuple) -> int:
+    """Return the length of every signature a key makes: k bytes for RSA, R || S for ECDSA, 64 for Ed25519."""
+    if kty == "RSA":
+        return (public[0].bit_length() + 7) // 8
+    return 64 if kty == "OKP" else 2 * CURVES[public[0]].size
+
+
+def _native_key(kty: str, public: tuple) -> object:
+    """Return cryptography's object for a public key, or None without cryptography or for a key it refuses."""
     crypto = _cryptography()
-    if crypto is not None:
-        try:
-            native = crypto.rsa.RSAPublicNumbers(e, n).public_key()
-        except ValueError:  # cryptography refuses some keys outright (even e); they then verify nothing
-            native = None
-    return PublicKey(n=n, e=e, kid=kid, alg=alg, size=(n.bit_length() + 7) // 8, native=native)
+    if crypto is None:
+        return None
+    try:
+        if kty == "RSA":
+            return crypto.rsa.RSAPublicNumbers(public[1], public[0]).public_key()
+        if kty == "EC":
+            return crypto.ec.EllipticCurvePublicNumbers(public[1], public[2], crypto.curves[public[0]]).public_key()
+        return crypto.ed25519.Ed25519PublicKey.from_public_bytes(public[1])
+    except ValueError:  # some keys it refuses outright (an even e); they then verify nothing
+        return None
 
 
 def check_key_policy(n: int, e: int) -> None:
@@ -436,12 +472,13 @@ def _key_integer(jwk: dict, name: str) -> int:
     return int.from_bytes(_key_octets(jwk, name), "big")
 
 
-def _read_jwk(jwk: object) -> tuple[int, int, str | None, str | None]:
-    """Return (n, e, kid, alg) of a JWK usable for RSA signatures, or raise ValueError saying why not."""
+def _read_jwk(jwk: object) -> tuple[str, tuple, str | None, str | None]:
+    """Return (kty, public, kid, alg) of a JWK usable for signatures, or raise ValueError saying why not."""
     if not isinstance(jwk, dict):
         raise ValueError("not a JSON object")
-    if jwk.get("kty") != "RSA":
-        raise ValueError(f"kty {_show(jwk.get('kty'))} is not RSA")  # RFC 7517 4.1, case-sensitive
+    kty = jwk.get("kty")
+    if kty not in _KEY_READERS:  # RFC 7517 4.1, case-sensitive
+        raise ValueError(f"kty {_show(kty)} is not RSA, EC or OKP")
     if "use" in jwk and jwk["use"] != "sig":
         raise ValueError(f"use {_show(jwk['use'])} is not 'sig'")  # RFC 7517 4.2
     ops = jwk.get("key_ops", ["verify"])
@@ -449,20 +486,70 @@ def _read_jwk(jwk: object) -> tuple[int, int, str | None, str | None]:
         raise ValueError("key_ops does not include 'verify'")  # RFC 7517 4.3
     alg = jwk.get("alg")
     if "alg" in jwk and not (isinstance(alg, str) and alg in ALGORITHMS):
-        raise ValueError(f"alg {_show(alg)} is not an RSA signature algorithm")
+        raise ValueError(f"alg {_show(alg)} is not a signature algorithm zjwt verifies")
     kid = jwk.get("kid")
     if "kid" in jwk and not isinstance(kid, str):
         raise ValueError("kid is not a string")
     if not _PRIVATE_MEMBERS.isdisjoint(jwk):  # never log the values: they are a leaked private key
         raise ValueError("the JWK contains private key members; the issuer has published a private key")
+    public = _KEY_READERS[kty](jwk)
+    if alg is not None and alg not in _algorithms_for(kty, public):  # RFC 8725 3.1: the alg fixes the key
+        raise ValueError(f"alg {alg} does not fit a {_key_kind(kty, public)} key")
+    return kty, public, kid, alg
+
+
+def _rsa_public(jwk: dict) -> tuple[int, int]:
+    """Return (n, e) of an RSA JWK (RFC 7518 6.3.1) that passes the key policy."""
     n, e = _key_integer(jwk, "n"), _key_integer(jwk, "e")
     check_key_policy(n, e)
-    return n, e, kid, alg
+    return n, e
+
+
+def _ec_public(jwk: dict) -> tuple[str, int, int]:
+    """Return (curve, x, y) of an EC JWK (RFC 7518 6.2.1) whose point lies on its curve."""
+    crv = jwk.get("crv")
+    if crv not in CURVES:
+        raise ValueError(f"curve {_show(crv)} is not one zjwt verifies ({', '.join(CURVES)})")
+    x, y = _key_integer(jwk, "x"), _key_integer(jwk, "y")
+    if not _on_curve(CURVES[crv], x, y):  # an invalid-curve point: what small-subgroup attacks are made of
+        raise ValueError(f"the point (x, y) is not on {crv}")
+    return crv, x, y
+
+
+def _okp_public(jwk: dict) -> tuple[str, bytes]:
+    """Return ("Ed25519", x) of an OKP JWK (RFC 8037 2) whose x encodes a point of the curve."""
+    crv = jwk.get("crv")
+    if crv == "X25519":
+        raise ValueError("an X25519 key is for key agreement, not signatures (RFC 8037 3.2)")
+    if crv != "Ed25519":
+        raise ValueError(f"curve {_show(crv)} is not one zjwt verifies (Ed25519)")
+    x = _key_octets(jwk, "x")
+    point = _ed25519_decode(x) if len(x) == 32 else None
+    if point is None:  # RFC 8032 5.1.3
+        raise ValueError("x is not the 32-byte encoding of an Ed25519 point")
+    if _small_order(point):  # no secret scalar makes one, and many (R, S) fit it: anyone could sign
+        raise ValueError("x is a point of small order, not a public key")
+    return crv, x
+
+
+_KEY_READERS = {"RSA": _rsa_public, "EC": _ec_public, "OKP": _okp_public}
+
+
+def _algorithms_for(kty: str, public: tuple) -> list[str]:
+    """Return the algorithms a key of this type and curve can verify: all RSA ones, or its curve's one."""
+    return [
+        alg for alg, (needs, curve, _) in ALGORITHMS.items() if needs == kty and (kty == "RSA" or curve == public[0])
+    ]
+
+
+def _key_kind(kty: str, public: tuple) -> str:
+    """Return what a key is, in a word or two: 'RSA', 'EC P-256', 'OKP Ed25519'."""
+    return kty if kty == "RSA" else f"{kty} {public[0]}"
 
 
 def key_from_jwk(jwk: object) -> PublicKey:
     """Return the PublicKey of one JWK, or raise ValueError saying why it cannot verify signatures."""
-    return rsa_public_key(*_read_jwk(jwk))
+    return public_key(*_read_jwk(jwk))
 
 
 _AMBIGUOUS = object()  # lookup marker: several keys answer to the same (kid, alg)
@@ -502,7 +589,7 @@ def parse_key_set(document: object, source: str = "the configured JWKS", previou
         raise ValueError(f"{len(jwks)} keys; at most {MAX_JWKS_KEYS} are accepted")
     if not all(isinstance(jwk, dict) for jwk in jwks):
         raise ValueError("'keys' holds something other than JSON objects")
-    known = {(k.n, k.e, k.kid, k.alg): k for k in previous.keys} if previous else {}
+    known = {(k.kty, k.public, k.kid, k.alg): k for k in previous.keys} if previous else {}
     keys, report = [], []
     for jwk in jwks:
         try:
@@ -511,7 +598,7 @@ def parse_key_set(document: object, source: str = "the configured JWKS", previou
             logger.warning("%s: key %s cannot be used: %s", source, _show(jwk.get("kid")), error)
             report.append((*_describe(jwk, None), str(error)))
             continue
-        keys.append(known.get(fields) or rsa_public_key(*fields))
+        keys.append(known.get(fields) or public_key(*fields))
         report.append((*_describe(jwk, keys[-1]), None))
     kids = frozenset(k.kid for k in keys if k.kid is not None)
     skipped = {kid: reason for kid, *_, reason in report if reason and isinstance(kid, str) and kid not in kids}
@@ -519,17 +606,19 @@ def parse_key_set(document: object, source: str = "the configured JWKS", previou
 
 
 def _describe(jwk: dict, key: PublicKey | None) -> tuple:
-    """Return (kid, kty, alg, size) of a JWK as text for operators; size only for a usable key."""
+    """Return (kid, kty, alg, size or curve) of a JWK as text for operators; the size only for a usable key."""
     kid, kty, alg = (jwk.get(name) for name in ("kid", "kty", "alg"))
     text = [value if isinstance(value, str) else None for value in (kid, kty, alg)]
-    return (*text, f"{key.n.bit_length()} bits" if key else None)
+    if key is None:
+        return (*text, None)
+    return (*text, f"{key.public[0].bit_length()} bits" if key.kty == "RSA" else key.public[0])
 
 
 def _index(keys: list[PublicKey], source: str) -> dict:
     """Return the (kid, alg) -> key lookup of a key set, marking names that fit several keys."""
     lookup: dict = {}
     for key in keys:
-        for alg in [key.alg] if key.alg else ALGORITHMS:
+        for alg in [key.alg] if key.alg else _algorithms_for(key.kty, key.public):
             for name in {key.kid, None}:  # kid None: a token without kid, served only by a lone key
                 lookup[name, alg] = key if (name, alg) not in lookup else _AMBIGUOUS
     repeated = collections.Counter(key.kid for key in keys if key.kid is not None)
@@ -567,7 +656,8 @@ def _reasons(key_set: KeySet) -> str:
 
 # ---------------------------------------------------------------------------
 # Signatures: verify_signature(alg, key, signing input, signature) -> bool.
-# With cryptography, OpenSSL does it; without, RFC 8017 in a few lines of integer maths.
+# With cryptography, OpenSSL does it; without, RFC 8017 in a few lines of integer
+# maths for RSA, and the elliptic-curve chapter below for ECDSA and Ed25519.
 # ---------------------------------------------------------------------------
 
 # RFC 8017 9.2 note 1: the DER DigestInfo that precedes the hash in a PKCS#1 v1.5 signature.
@@ -587,37 +677,67 @@ def verify_signature(
     alg: str, key: PublicKey, signing_input: bytes, signature: bytes, backend: str | None = None
 ) -> bool:
     """Return True only if signature is a valid alg signature of signing_input under key."""
-    if len(signature) != key.size:  # RFC 8017 8.2.2 / 8.1.2 step 1: exactly k bytes, no trimming or padding
+    kty, curve, _ = ALGORITHMS[alg]
+    if key.kty != kty or (kty != "RSA" and key.public[0] != curve):  # RFC 8725 3.1: one key, one alg
         return False
-    if (backend or default_backend()) == "cryptography":
-        return _verify_with_cryptography(alg, key, signing_input, signature)
-    return _verify_pure(alg, key, signing_input, signature)
-
-
-def _verify_with_cryptography(alg: str, key: PublicKey, signing_input: bytes, signature: bytes) -> bool:
-    """Return True if OpenSSL, through cryptography, accepts the signature."""
-    crypto = _cryptography()
-    if key.native is None:
+    if len(signature) != key.size:  # exactly as long as the key's signatures: never trimmed, padded or DER
         return False
-    pad, hash_ = crypto.params[alg]
-    try:
-        key.native.verify(signature, signing_input, pad, hash_)
-    except (crypto.BadSignature, ValueError):  # ValueError: the key is too small for the hash
-        return False
-    return True
+    openssl = (backend or default_backend()) == "cryptography"
+    if kty == "RSA":
+        return _verify_rsa(alg, key, signing_input, signature, openssl)
+    if kty == "EC":
+        return _verify_ecdsa(alg, key, signing_input, signature, openssl)
+    return _verify_ed25519(key, signing_input, signature, openssl)
 
 
-def _verify_pure(alg: str, key: PublicKey, signing_input: bytes, signature: bytes) -> bool:
-    """Return True if the signature verifies by RFC 8017 8.2.2 (RS*) or 8.1.2 (PS*), in pure Python."""
+def _verify_rsa(alg: str, key: PublicKey, signing_input: bytes, signature: bytes, openssl: bool) -> bool:
+    """Return True if an RS* (RFC 8017 8.2.2) or PS* (8.1.2) signature verifies."""
+    if openssl:
+        return _openssl_accepts(key, signature, signing_input, *_cryptography().params[alg])
+    _, scheme, hash_new = ALGORITHMS[alg]
+    n, e = key.public
     s = int.from_bytes(signature, "big")
-    if s >= key.n:  # RFC 8017 5.2.2 step 1: out of range, and s + n must not pass for s
+    if s >= n:  # RFC 8017 5.2.2 step 1: out of range, and s + n must not pass for s
         return False
-    m = pow(s, key.e, key.n)  # RSAVP1
-    scheme, hash_new = ALGORITHMS[alg]
+    m = pow(s, e, n)  # RSAVP1
     digest = hash_new(signing_input).digest()
     if scheme == "pkcs1":
         return m == emsa_pkcs1_v1_5(hash_new().name, digest, key.size)
-    return _emsa_pss_verify(m, digest, key.n.bit_length() - 1, hash_new)
+    return _emsa_pss_verify(m, digest, n.bit_length() - 1, hash_new)
+
+
+def _verify_ecdsa(alg: str, key: PublicKey, signing_input: bytes, signature: bytes, openssl: bool) -> bool:
+    """Return True if an ES* signature, R || S with each half an integer (RFC 7518 3.4), verifies."""
+    curve = CURVES[key.public[0]]
+    half = curve.size
+    r, s = int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big")
+    if not (0 < r < curve.n and 0 < s < curve.n):  # SEC 1 4.1.4 step 1
+        return False  # r = s = 0 verified anything in Java 15-18 (CVE-2022-21449); r + n would pass for r
+    if openssl:  # OpenSSL wants the DER form that JOSE replaced with R || S
+        crypto = _cryptography()
+        return _openssl_accepts(key, crypto.der(r, s), signing_input, crypto.params[alg])
+    return ecdsa_verify(curve, key.public[1:], ALGORITHMS[alg][2](signing_input).digest(), r, s)
+
+
+def _verify_ed25519(key: PublicKey, signing_input: bytes, signature: bytes, openssl: bool) -> bool:
+    """Return True if an EdDSA signature R || S (RFC 8032 5.1.6) verifies under an Ed25519 key."""
+    if int.from_bytes(signature[32:], "little") >= ED25519.n:  # RFC 8032 5.1.7 step 1
+        return False  # S + L would verify as well: one signature, two spellings
+    if openssl:
+        return _openssl_accepts(key, signature, signing_input)
+    return ed25519_verify(key.public[1], signing_input, signature)
+
+
+def _openssl_accepts(key: PublicKey, *arguments) -> bool:
+    """Return True if cryptography's verify(*arguments) accepts: it raises when it does not."""
+    crypto = _cryptography()
+    if key.native is None:  # a key cryptography refused to build verifies nothing
+        return False
+    try:
+        key.native.verify(*arguments)
+    except (crypto.BadSignature, ValueError):  # ValueError: an RSA key too small for the hash
+        return False
+    return True
 
 
 def emsa_pkcs1_v1_5(hash_name: str, digest: bytes, k: int) -> int | None:
@@ -663,6 +783,265 @@ def _emsa_pss_verify(m: int, digest: bytes, em_bits: int, hash_new) -> bool:
         return False
     salt = (db & ((1 << (8 * s_len)) - 1)).to_bytes(s_len, "big")
     return hmac.compare_digest(h, hash_new(bytes(8) + digest + salt).digest())  # steps 12-14
+
+
+# ---------------------------------------------------------------------------
+# Elliptic curves in pure Python: ECDSA over the NIST prime curves (SEC 1 4.1.4)
+# and Ed25519 (RFC 8032 5.1.7).  They verify ES256/384/512 and EdDSA where
+# cryptography is absent, and check every EC or OKP key's point either way.
+# Verification only: every input is public, so nothing here must run in
+# constant time, and the code can be written to be read.
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Curve:
+    """An elliptic curve over the integers mod a prime p, with a base point G of prime order n."""
+
+    name: str
+    p: int  # the field's prime: every coordinate is an integer mod p
+    k: int  # the curve's constant: b in y² = x³ − 3x + b (NIST), d in −x² + y² = 1 + d·x²·y² (Ed25519)
+    gx: int  # G = (gx, gy), the base point
+    gy: int
+    n: int  # the order of G: n·G is the neutral point (L for Ed25519)
+    size: int  # bytes in a coordinate (and in a JOSE signature's R or S)
+
+
+# FIPS 186-4 D.1.2 (SEC 2 2.4-2.6): y² = x³ − 3x + b.
+CURVES = {
+    "P-256": Curve(
+        "P-256",
+        2**256 - 2**224 + 2**192 + 2**96 - 1,
+        0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B,
+        0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
+        0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5,
+        0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+        32,
+    ),
+    "P-384": Curve(
+        "P-384",
+        2**384 - 2**128 - 2**96 + 2**32 - 1,
+        0xB3312FA7E23EE7E4988E056BE3F82D19181D9C6EFE8141120314088F5013875AC656398D8A2ED19D2A85C8EDD3EC2AEF,
+        0xAA87CA22BE8B05378EB1C71EF320AD746E1D3B628BA79B9859F741E082542A385502F25DBF55296C3A545E3872760AB7,
+        0x3617DE4A96262C6F5D9E98BF9292DC29F8F41DBD289A147CE9DA3113B5F0B8C00A60B1CE1D7E819D7A431D7C90EA0E5F,
+        0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973,
+        48,
+    ),
+    "P-521": Curve(
+        "P-521",
+        2**521 - 1,
+        0x51953EB9618E1C9A1F929A21A0B68540EEA2DA725B99B315F3B8B489918EF109E156193951EC7E937B1652C0BD3BB1BF073573DF883D2C34F1EF451FD46B503F00,
+        0xC6858E06B70404E9CD9E3ECB662395B4429C648139053FB521F828AF606B4D3DBAA14B5E77EFE75928FE1DC127A2FFA8DE3348B3C1856A429BF97E7E31C2E5BD66,
+        0x11839296A789A3BC0045C8A5FB42C7D1BD998F54449579B446817AFBD17273E662C97EE72995EF42640C550B9013FAD0761353C7086A272C24088BE94769FD16650,
+        0x1FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409,
+        66,
+    ),
+}
+# RFC 8032 5.1: −x² + y² = 1 + d·x²·y² mod 2²⁵⁵ − 19, d = −121665/121666; B has y = 4/5 and an even x.
+ED25519 = Curve(
+    "Ed25519",
+    2**255 - 19,
+    37095705934669439343138083508754565189542113879843219016388785533085940283555,
+    15112221349535400772501151409588531511454012693041857206046113283949847762202,
+    46316835694926478169428394003475163141307993866256225615783033603165251855960,
+    2**252 + 27742317777372353535851937790883648493,
+    32,
+)
+BASE_WINDOW = 7  # wNAF width for G and B: tables of 2⁶ points, built once per curve, make k·G cheap
+KEY_WINDOW = 5  # wNAF width for a public key: 2⁴ points, built once per key in use
+
+
+def _on_curve(curve: Curve, x: int, y: int) -> bool:
+    """Return True if 0 ≤ x, y < p and y² = x³ − 3x + b: a NIST curve's point (never its point at infinity)."""
+    p = curve.p
+    return 0 <= x < p and 0 <= y < p and (y * y - x * x * x + 3 * x - curve.k) % p == 0
+
+
+def ecdsa_verify(curve: Curve, point: tuple[int, int], digest: bytes, r: int, s: int) -> bool:
+    """Return True if (r, s), each in [1, n − 1], is an ECDSA signature of digest by point (SEC 1 4.1.4).
+
+    The signer knows d with Q = d·G; it picked a secret k and published
+    r = x(k·G) mod n and s = k⁻¹·(e + r·d) mod n.  Then
+    k·G = (e·s⁻¹)·G + (r·s⁻¹)·Q, which anyone can compute from public values.
+    """
+    n, p = curve.n, curve.p
+    e = int.from_bytes(digest, "big") >> max(0, 8 * len(digest) - n.bit_length())  # the hash's leftmost bits
+    w = pow(s, -1, n)
+    base, key = _ec_table(curve, curve.gx, curve.gy, BASE_WINDOW), _ec_table(curve, *point, KEY_WINDOW)
+    x, _, z = _multiply_add(curve, e * w % n, base, r * w % n, key, _ec_double, _ec_add, _INFINITY)
+    return z != 0 and x * pow(z * z, -1, p) % p % n == r  # R is not the point at infinity, and x(R) = r
+
+
+_INFINITY = (1, 1, 0)  # the neutral point, in Jacobian coordinates: any Z = 0
+
+
+def _ec_double(curve: Curve, point: tuple) -> tuple:
+    """Return 2·P, points in Jacobian coordinates: (X, Y, Z) is (X/Z², Y/Z³) (EFD dbl-2001-b, a = −3)."""
+    x, y, z = point
+    if z == 0 or y == 0:
+        return _INFINITY
+    p = curve.p
+    delta, gamma = z * z % p, y * y % p
+    beta = x * gamma % p
+    alpha = 3 * (x - delta) * (x + delta) % p  # the tangent's slope, 3x² + a, scaled
+    x3 = (alpha * alpha - 8 * beta) % p
+    return x3, (alpha * (4 * beta - x3) - 8 * gamma * gamma) % p, ((y + z) ** 2 - gamma - delta) % p
+
+
+def _ec_add(curve: Curve, point: tuple, affine: tuple) -> tuple:
+    """Return P + Q for P in Jacobian and Q in affine coordinates (EFD madd-2007-bl)."""
+    x1, y1, z1 = point
+    if z1 == 0:
+        return (*affine, 1)
+    p = curve.p
+    z1z1 = z1 * z1 % p
+    h = (affine[0] * z1z1 - x1) % p  # x2 − x1, scaled
+    r = 2 * (affine[1] * z1 * z1z1 - y1) % p  # y2 − y1, scaled
+    if h == 0:  # the same x: P = Q (double it) or P = −Q (their sum is the point at infinity)
+        return _ec_double(curve, point) if r == 0 else _INFINITY
+    hh = h * h % p
+    i = 4 * hh
+    j, v = h * i % p, x1 * i % p
+    x3 = (r * r - j - 2 * v) % p
+    return x3, (r * (v - x3) - 2 * y1 * j) % p, ((z1 + h) ** 2 - z1z1 - hh) % p
+
+
+@functools.lru_cache(maxsize=128)  # one table per curve's G, one per public key in use
+def _ec_table(curve: Curve, x: int, y: int, width: int) -> dict:
+    """Return {d: d·P} in affine coordinates for the odd d with |d| < 2^(width−1): what a wNAF digit adds."""
+    p = curve.p
+    twice = _ec_affine(curve, _ec_double(curve, (x, y, 1)))
+    table, point = {1: (x, y)}, (x, y, 1)
+    for d in range(3, 1 << (width - 1), 2):
+        point = _ec_add(curve, point, twice)
+        table[d] = _ec_affine(curve, point)
+    return table | {-d: (px, -py % p) for d, (px, py) in table.items()}  # −(x, y) = (x, −y)
+
+
+def _ec_affine(curve: Curve, point: tuple) -> tuple[int, int]:
+    """Return the affine (x, y) of a Jacobian point that is not the point at infinity."""
+    x, y, z = point
+    inverse = pow(z, -1, curve.p)
+    return x * inverse * inverse % curve.p, y * pow(inverse, 3, curve.p) % curve.p
+
+
+def ed25519_verify(public: bytes, message: bytes, signature: bytes) -> bool:
+    """Return True if signature = R || S, S < L, is an Ed25519 signature of message by public (RFC 8032 5.1.7).
+
+    The signer knows a with A = a·B; it picked a secret r, published R = r·B
+    and S = r + k·a mod L, where k = SHA-512(R || A || message).  Then
+    S·B = R + k·A: compute S·B − k·A and compare its encoding with R.
+    """
+    point = _ed25519_decode(public)
+    if point is None:
+        return False
+    k = int.from_bytes(hashlib.sha512(signature[:32] + public + message).digest(), "little") % ED25519.n
+    s = int.from_bytes(signature[32:], "little")
+    base = _ed_table(ED25519.gx, ED25519.gy, BASE_WINDOW)
+    minus_a = _ed_table(-point[0] % ED25519.p, point[1], KEY_WINDOW)  # −(x, y) = (−x, y)
+    x, y, z, _ = _multiply_add(ED25519, s, base, k, minus_a, _ed_double, _ed_add, (0, 1, 1, 0))
+    inverse = pow(z, -1, ED25519.p)
+    x, y = x * inverse % ED25519.p, y * inverse % ED25519.p
+    return (y | (x & 1) << 255).to_bytes(32, "little") == signature[:32]  # the encoding of 5.1.2
+
+
+_SQRT_MINUS_1 = pow(2, (ED25519.p - 1) // 4, ED25519.p)
+
+
+def _ed25519_decode(encoded: bytes) -> tuple[int, int] | None:
+    """Return the point (x, y) a 32-byte encoding names (RFC 8032 5.1.3), or None if it names none."""
+    p, d = ED25519.p, ED25519.k
+    y = int.from_bytes(encoded, "little")
+    sign, y = y >> 255, y & ((1 << 255) - 1)  # the top bit is x's parity
+    if y >= p:  # step 1: a second spelling of y would give one point two encodings
+        return None
+    u, v = (y * y - 1) % p, (d * y * y + 1) % p  # x² = u / v
+    x = u * pow(v, 3, p) * pow(u * pow(v, 7, p), (p - 5) // 8, p) % p  # a candidate square root of u / v
+    if v * x * x % p == -u % p:
+        x = x * _SQRT_MINUS_1 % p
+    elif v * x * x % p != u:
+        return None  # u / v is not a square: no point has this y
+    if x == 0 and sign:
+        return None
+    return (p - x if x & 1 != sign else x), y
+
+
+def _small_order(point: tuple[int, int]) -> bool:
+    """Return True if 8·P is the neutral point: P lies outside the group of prime order L that B makes."""
+    p = ED25519.p
+    q = (*point, 1, point[0] * point[1] % p)
+    for _ in range(3):  # the curve has 8·L points: 8·P is neutral exactly for the 8 points of small order
+        q = _ed_double(ED25519, q)
+    return q[0] == 0 and q[1] == q[2]
+
+
+def _ed_double(curve: Curve, point: tuple) -> tuple:
+    """Return 2·P, points in extended coordinates: (X, Y, Z, T) is (X/Z, Y/Z) with T = XY/Z (RFC 8032 5.1.4)."""
+    x1, y1, z1, _ = point
+    p = curve.p
+    a, b, c = x1 * x1 % p, y1 * y1 % p, 2 * z1 * z1 % p
+    h, g = a + b, a - b
+    e, f = h - (x1 + y1) ** 2, c + g
+    return e * f % p, g * h % p, f * g % p, e * h % p
+
+
+def _ed_add(curve: Curve, point: tuple, q: tuple) -> tuple:
+    """Return P + Q for P extended and Q given as (y + x, y − x, 2d·x·y) (RFC 8032 5.1.4; complete: no exceptions)."""
+    x1, y1, z1, t1 = point
+    p = curve.p
+    a, b, c, d = (y1 - x1) * q[1] % p, (y1 + x1) * q[0] % p, t1 * q[2] % p, 2 * z1
+    e, f, g, h = b - a, d - c, d + c, b + a
+    return e * f % p, g * h % p, f * g % p, e * h % p
+
+
+@functools.lru_cache(maxsize=128)  # one table for B, one per public key in use
+def _ed_table(x: int, y: int, width: int) -> dict:
+    """Return {d: d·P} as _ed_add takes them, for the odd d with |d| < 2^(width−1): what a wNAF digit adds."""
+    start = (x, y, 1, x * y % ED25519.p)
+    twice = _ed_niels(_ed_double(ED25519, start))
+    table, point = {}, start
+    for d in range(1, 1 << (width - 1), 2):
+        table[d] = _ed_niels(point)
+        point = _ed_add(ED25519, point, twice)
+    return table | {-d: (ymx, ypx, -t % ED25519.p) for d, (ypx, ymx, t) in table.items()}  # −(x, y) = (−x, y)
+
+
+def _ed_niels(point: tuple) -> tuple[int, int, int]:
+    """Return an extended point as (y + x, y − x, 2d·x·y) of its affine x and y: the form _ed_add takes."""
+    p = ED25519.p
+    inverse = pow(point[2], -1, p)
+    x, y = point[0] * inverse % p, point[1] * inverse % p
+    return (y + x) % p, (y - x) % p, 2 * ED25519.k * x * y % p
+
+
+def _wnaf(k: int, width: int) -> list[int]:
+    """Return k's width-w non-adjacent form, lowest digit first: each digit 0 or odd with |d| < 2^(w−1)."""
+    digits = []
+    while k:
+        d = 0
+        if k & 1:
+            d = k & ((1 << width) - 1)
+            if d >= 1 << (width - 1):
+                d -= 1 << width
+            k -= d  # k is now divisible by 2^width: the next width − 1 digits are 0
+        digits.append(d)
+        k >>= 1
+    return digits
+
+
+def _multiply_add(curve: Curve, k1: int, table1: dict, k2: int, table2: dict, double, add, zero: tuple) -> tuple:
+    """Return k1·P1 + k2·P2 with one chain of doublings for both (Shamir's trick), each scalar in wNAF."""
+    d1, d2 = _wnaf(k1, BASE_WINDOW), _wnaf(k2, KEY_WINDOW)
+    length = max(len(d1), len(d2))
+    d1, d2 = d1 + [0] * (length - len(d1)), d2 + [0] * (length - len(d2))
+    point = zero
+    for digit1, digit2 in zip(reversed(d1), reversed(d2), strict=True):
+        point = double(curve, point)
+        if digit1:
+            point = add(curve, point, table1[digit1])
+        if digit2:
+            point = add(curve, point, table2[digit2])
+    return point
 
 
 # ---------------------------------------------------------------------------

@@ -14,12 +14,17 @@ in the same round.
 Floors: the raw cryptography verify call on the same signing input and
 signature (what no library can beat), and for the pure-Python backend the raw
 pow() and comparison it cannot avoid.  Peers not installed are skipped.
+The same tokens signed with P-256 (ES256) and Ed25519 (EdDSA) are measured
+against the raw cryptography verify of each, and zjwt's pure-Python ECDSA
+against the pure-Python ecdsa package verifying the same signatures.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import functools
+import hashlib
 import json
 import random
 import statistics
@@ -31,8 +36,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the zjwt.py beside this folder
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 import zjwt
 
@@ -57,9 +63,9 @@ def make_issuer(bits: int, kid: str) -> tuple:
     return private, {"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": uint(numbers.n), "e": uint(numbers.e)}
 
 
-def mint(private, kid: str, count: int, first: int = 0, issuer: str = ISSUER) -> list[str]:
-    """Return count distinct gateway-like RS256 tokens valid for an hour, numbered from first."""
-    header = b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": kid}, separators=(",", ":")).encode())
+def mint(private, kid: str, count: int, first: int = 0, issuer: str = ISSUER, alg: str = "RS256") -> list[str]:
+    """Return count distinct gateway-like tokens valid for an hour, numbered from first."""
+    header = b64(json.dumps({"alg": alg, "typ": "JWT", "kid": kid}, separators=(",", ":")).encode())
     now = int(time.time())
     tokens = []
     for i in range(first, first + count):
@@ -79,9 +85,69 @@ def mint(private, kid: str, count: int, first: int = 0, issuer: str = ISSUER) ->
             "metadata": {"plan": "pro", "region": "eu-west-1", "api_key_id": "key_abcdef123456"},
         }
         signing_input = header + "." + b64(json.dumps(claims, separators=(",", ":")).encode())
-        signature = private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-        tokens.append(signing_input + "." + b64(signature))
+        tokens.append(signing_input + "." + b64(signature_of(private, alg, signing_input.encode())))
     return tokens
+
+
+def signature_of(private, alg: str, data: bytes) -> bytes:
+    """Return the JWS signature of data: PKCS#1 v1.5 for RS256, R || S for ES256, Ed25519 for EdDSA."""
+    if alg == "ES256":
+        r, s = decode_dss_signature(private.sign(data, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    if alg == "EdDSA":
+        return private.sign(data)
+    return private.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+
+def ec_issuer(alg: str) -> tuple:
+    """Return (private key, public JWK) of a new P-256 (ES256) or Ed25519 (EdDSA) key."""
+    if alg == "EdDSA":
+        private = ed25519.Ed25519PrivateKey.generate()
+        raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return private, {"kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": b64(raw)}
+    private = ec.generate_private_key(ec.SECP256R1())
+    numbers = private.public_key().public_numbers()
+    x, y = (b64(value.to_bytes(32, "big")) for value in (numbers.x, numbers.y))
+    return private, {"kty": "EC", "crv": "P-256", "kid": "k1", "x": x, "y": y}
+
+
+def ec_floor_case(private, alg: str, tokens: list[str]):
+    """The raw cryptography verify call of each token's signature, as OpenSSL takes it (DER for ECDSA)."""
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    public, pairs = private.public_key(), []
+    for token in tokens:
+        signing_input, signature = token.rsplit(".", 1)[0].encode(), zjwt.b64url_decode(token.rsplit(".", 1)[1])
+        if alg == "ES256":
+            signature = encode_dss_signature(
+                int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+            )
+        pairs.append((signature, signing_input))
+    if alg == "EdDSA":
+        return cycle(lambda pair: public.verify(*pair), pairs)
+    ecdsa_sha256 = ec.ECDSA(hashes.SHA256())
+    return cycle(lambda pair: public.verify(pair[0], pair[1], ecdsa_sha256), pairs)
+
+
+def ecdsa_package_cases(private, tokens: list[str]) -> dict:
+    """The pure-Python ecdsa package verifying the same ES256 signatures, without and with its precomputation."""
+    try:
+        import ecdsa
+    except ImportError:
+        print("skipped the ecdsa package: not installed")
+        return {}
+    numbers = private.public_key().public_numbers()
+    pairs = [(zjwt.b64url_decode(t.rsplit(".", 1)[1]), t.rsplit(".", 1)[0].encode()) for t in tokens]
+    raw = numbers.x.to_bytes(32, "big") + numbers.y.to_bytes(32, "big")
+    plain = ecdsa.VerifyingKey.from_string(raw, curve=ecdsa.NIST256p, hashfunc=hashlib.sha256)
+    point = ecdsa.ellipticcurve.PointJacobi(
+        ecdsa.NIST256p.curve, numbers.x, numbers.y, 1, ecdsa.NIST256p.order, generator=True
+    )
+    precomputed = ecdsa.VerifyingKey.from_public_point(point, curve=ecdsa.NIST256p, hashfunc=hashlib.sha256)
+    return {
+        "ecdsa package, no precomputation": cycle(lambda pair: plain.verify(*pair), pairs),
+        "ecdsa package, precomputed key": cycle(lambda pair: precomputed.verify(*pair), pairs),
+    }
 
 
 def cycle(function, items: list):
@@ -219,6 +285,41 @@ def peer_cases(private, jwk: dict, tokens: list[str]) -> dict:
     return cases
 
 
+def ec_groups() -> dict:
+    """Return the ES256 and EdDSA cases, each group measured against its own cryptography floor."""
+    groups = {}
+    for alg, curve in (("ES256", "P-256"), ("EdDSA", "Ed25519")):
+        private, jwk = ec_issuer(alg)
+        tokens = mint(private, "k1", DISTINCT_TOKENS, alg=alg)
+        slow = tokens[:50]  # pure Python takes milliseconds: fewer distinct tokens, still more than one per batch
+
+        def ec_verifier(backend=None, jwk=jwk, alg=alg, **options):
+            keys = {"keys": [jwk]}
+            return zjwt.Verifier(ISSUER, jwks=keys, audience=AUDIENCE, algorithms=(alg,), backend=backend, **options)
+
+        cases = {
+            f"floor: cryptography verify, {curve}": ec_floor_case(private, alg, tokens),
+            f"zjwt, cryptography, {alg} new token": cycle(ec_verifier().verify, tokens),
+            f"zjwt, {alg} cache hit": cycle(ec_verifier().verify, tokens[:1]),
+            f"zjwt, pure Python, {alg} new token": cycle(ec_verifier("pure", cache_size=0).verify, slow),
+        }
+        if alg == "ES256":
+            cases |= pyjwt_ec_case(private, tokens) | ecdsa_package_cases(private, slow)
+        groups[f"floor: cryptography verify, {curve}"] = cases
+    return groups
+
+
+def pyjwt_ec_case(private, tokens: list[str]) -> dict:
+    """PyJWT decoding the same ES256 tokens with a pre-built key."""
+    try:
+        import jwt as pyjwt
+    except ImportError:
+        return {}
+    public, options = private.public_key(), {"require": ["exp", "iss", "aud"]}
+    decode = functools.partial(pyjwt.decode, key=public, algorithms=["ES256"], audience=AUDIENCE, issuer=ISSUER)
+    return {"PyJWT jwt.decode ES256, pre-built key": cycle(lambda token: decode(token, options=options), tokens)}
+
+
 def measure(groups: dict, rounds: int) -> dict:
     """Return {case: (median µs, median ratio to its floor)}; groups map a floor's name to its cases."""
     batch = {}
@@ -284,6 +385,7 @@ def main() -> None:
             "floor: cryptography verify, RSA-4096": floor_case(big_private, big_tokens),
             "zjwt, cryptography, RSA-4096": cycle(verifier([big_jwk]).verify, big_tokens),
         },
+        **ec_groups(),
     }
     print(f"Python {sys.version.split()[0]}, {args.rounds} rounds; token {len(tokens[0])} bytes")
     results = measure(groups, args.rounds)
