@@ -1,8 +1,9 @@
-"""zjwt: verify the JWTs an API gateway signs, with the keys it publishes as a JWKS.
+"""zjwt: verify the JWTs an API gateway or OpenID Connect issuer signs, with the keys it publishes.
 
-One file, standard library only. RSA signatures (RS256/384/512, PS256/384/512)
-are checked with `cryptography` when it is installed and by a pure-Python
-RFC 8017 verifier everywhere else; both give the same answers.
+One file, standard library only.  RSA (RS256/384/512, PS256/384/512), ECDSA
+(ES256/384/512) and Ed25519 (EdDSA) signatures are checked with `cryptography`
+when it is installed, and in pure Python everywhere else; both give the same
+answers.
 
 Quick start::
 
@@ -15,13 +16,54 @@ Quick start::
         status, headers, body = zjwt.error_response(error)  # 401, 400 or 503
         ...  # send them: the headers follow RFC 6750
 
-The keys come from ``<issuer>/.well-known/jwks.json`` over HTTPS, cached for ten
-minutes and refreshed without hammering the issuer or failing on its outages.
+The path of one token, and where each step is written (chapter numbers are
+those of the banners below)::
 
-The file reads top to bottom in the order a token travels: errors, encoding,
-keys, signatures, claims, the key source, the verifier, integrations (WSGI) and
-a command line.  Standards: RFC 7515 (JWS), 7517 (JWK), 7518 (JWA), 7519 (JWT),
-8725 (JWT best practices), 8017 (RSA), 6750 (bearer tokens).
+     1. bearer_token            the token out of "Authorization: Bearer ..."      9 Integrations
+     2. Verifier._verify        at most 8 KiB; a token verified before is reused   8 Verifier
+     3. split_token             exactly three segments: header.payload.signature   8 Verifier
+     4. read_header             the JOSE header: alg on the allow-list, crit        8 Verifier
+                                refused, kid; jwk, jku, x5u, x5c never read
+     5. RemoteKeySet.key_set    the issuer's JWKS: found by discovery, cached,      7 Key source
+                                refreshed one fetch at a time
+     6. find_key                the one key for (kid, alg)                          3 Keys
+     7. b64url_decode           payload and signature, in their one spelling        2 Encoding
+     8. verify_signature        over the bytes as received: RSA here, ECDSA and     4 Signatures,
+                                Ed25519 in pure Python in chapter 5                 5 Elliptic curves
+     9. parse_json              only now the payload: strict JSON, an object        2 Encoding
+    10. check_claims            iss, aud, exp, nbf, iat                             6 Claims
+    11. the claims are returned; any failure is an AuthError (1 Errors) that
+        error_response turns into the HTTP answer (9 Integrations)
+
+Chapter 10 is the command line.  Each chapter opens with what it takes and
+gives; every check that rejects something says, beside it, what it prevents.
+
+Words used throughout:
+
+    JWS         JSON Web Signature (RFC 7515): a signed message.  Its compact
+                form is three base64url segments, header.payload.signature.
+    JWT         JSON Web Token (RFC 7519): a JWS whose payload is a JSON object
+                of claims, such as iss (issuer), aud (audience), exp (expiry).
+    JOSE header the first segment: a JSON object saying how the token is signed.
+    alg         the header's signature algorithm, trusted only if the verifier
+                allows it (RFC 8725 3.1).
+    kid         the header's key id: which of the issuer's keys signed it.  Only
+                ever a dictionary key into the issuer's own key set.
+    JWK, JWKS   JSON Web Key (RFC 7517): one public key as a JSON object; a JWK
+                Set, {"keys": [...]}, is what an issuer publishes.
+    NumericDate seconds since 1970-01-01T00:00:00Z, as exp, nbf, iat count.
+    DigestInfo  the fixed DER bytes naming the hash inside an RSA PKCS#1 v1.5
+                signature (RFC 8017 9.2).
+    PSS         RSA's probabilistic signature scheme (RFC 8017 8.1): the hash,
+                salted and masked, instead of PKCS#1 v1.5's fixed padding.
+    ECDSA R||S  how JOSE carries an ECDSA signature: the integers r and s, each
+                exactly as wide as the curve, side by side (RFC 7518 3.4).
+    discovery   OpenID Connect Discovery: <issuer>/.well-known/openid-configuration
+                names the issuer's jwks_uri.
+
+Standards: RFC 7515 (JWS), 7517 (JWK), 7518 (JWA), 7519 (JWT), 8037 and 8032
+(EdDSA), 8725 (JWT best practices), 8017 (RSA), SEC 1 (ECDSA), 6750 (bearer
+tokens), OpenID Connect Discovery 1.0.
 """
 
 from __future__ import annotations
@@ -123,8 +165,11 @@ logger = logging.getLogger("zjwt")
 
 
 # ---------------------------------------------------------------------------
-# Errors: every rejection says what was wrong and what an HTTP server should answer.
-# AuthError > InvalidToken > MalformedToken, DisallowedAlgorithm, UnknownKey, ...
+# 1. Errors.  Every rejection is an AuthError that says, for people, what was
+# wrong, and carries what an HTTP server should answer: the status, the RFC 6750
+# error code and WWW-Authenticate challenge, and Retry-After for a 503.
+#   AuthError > MissingToken, InvalidRequest, KeySetUnavailable, InvalidToken
+#   InvalidToken > MalformedToken, DisallowedAlgorithm, UnknownKey, ...
 # ---------------------------------------------------------------------------
 
 
@@ -216,7 +261,11 @@ class KeySetUnavailable(AuthError):
 
 
 def _show(value: object, limit: int = 40) -> str:
-    """Return a short, escaped rendering of an untrusted value for messages and logs."""
+    """Return a short, escaped rendering of an untrusted value for messages and logs.
+
+    A token's text reaches log files and terminals: escaped and cut short, it
+    can neither forge log lines nor send terminal control sequences.
+    """
     if isinstance(value, str):
         return ascii(value[:limit]) + ("..." if len(value) > limit else "")
     if value is None or isinstance(value, (bool, int, float)):
@@ -230,8 +279,13 @@ def _header_safe(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------
-# Encoding: strict base64url (RFC 7515 2, RFC 4648 5) and strict JSON (RFC 8259).
-# One token must have exactly one spelling, and every parser must read it alike.
+# 2. Encoding.  Text in, bytes and values out: strict base64url (RFC 7515 2,
+# RFC 4648 5) and strict JSON (RFC 8259), raising ValueError on anything else.
+# The rule behind every check: one token has exactly one spelling, and every
+# parser reads it alike.  A second spelling of the same signed token gets past
+# a deny-list or replay cache keyed on the token's text and splits logs; a JSON
+# text two parsers read differently lets the value checked differ from the value
+# used.
 # ---------------------------------------------------------------------------
 
 # '-' and '_' become the standard alphabet; '+', '/' and '=' become '!', which
@@ -249,16 +303,21 @@ def b64url_decode(segment: str | bytes) -> bytes:
     if not data:
         raise ValueError("empty")
     remainder = len(data) % 4
-    if remainder == 1:
+    if remainder == 1:  # no bytes are spelled so: something was cut or added
         raise ValueError("impossible length")
     last_bytes = _CANONICAL_LAST_BYTE[remainder]
-    if last_bytes is not None and data[-1] not in last_bytes:
+    if last_bytes is not None and data[-1] not in last_bytes:  # ...In1 decodes as ...In0 does: a second spelling
         raise ValueError("non-canonical encoding (unused bits set)")
     return binascii.a2b_base64(data.translate(_BASE64URL_TO_STANDARD) + _PADDING[remainder], strict_mode=True)
 
 
 def _object_without_duplicates(pairs: list) -> dict:
-    """Return the JSON object of pairs, or raise ValueError on a repeated name (RFC 7515 4, RFC 7519 4)."""
+    """Return the JSON object of pairs, or raise ValueError on a repeated name (RFC 7515 4, RFC 7519 4).
+
+    With {"iss": "evil", "iss": "good"}, Python keeps the last value and other
+    parsers the first: the issuer one component checked would not be the one
+    another component trusts.
+    """
     obj = dict(pairs)
     if len(obj) != len(pairs):
         raise ValueError("duplicate member name")
@@ -266,12 +325,12 @@ def _object_without_duplicates(pairs: list) -> dict:
 
 
 def _reject_constant(name: str) -> None:
-    """Raise ValueError: NaN and Infinity are not JSON (RFC 8259 6)."""
+    """Raise ValueError: NaN and Infinity are not JSON (RFC 8259 6), and every comparison with NaN is false."""
     raise ValueError(f"{name} is not a JSON number")
 
 
 def _finite_float(text: str) -> float:
-    """Return a JSON number as a float, or raise ValueError when it overflows (1e999)."""
+    """Return a JSON number as a float, or raise ValueError when it overflows: 1e999 would be infinity."""
     value = float(text)
     if math.isinf(value):
         raise ValueError("number out of range")
@@ -288,14 +347,15 @@ _JSON = json.JSONDecoder(
 def parse_json(data: bytes) -> object:
     """Return the value of strict UTF-8 JSON text, or raise ValueError."""
     try:
-        # RFC 8259 8.1: UTF-8 only (json.loads would also guess UTF-16 and 32); 2: whitespace around the value.
+        # RFC 8259 8.1: UTF-8 only (json.loads would also guess UTF-16 and 32, a second spelling of the same
+        # text); RFC 8259 2: whitespace may surround the value.
         text = data.decode("utf-8").strip(" \t\n\r")
         value, end = _JSON.raw_decode(text)
     except RecursionError:  # how Python 3.11 ends deep nesting; later versions parse deeper
         raise ValueError("nested too deeply") from None
-    if end != len(text):
+    if end != len(text):  # a second parser might read what follows the value
         raise ValueError("extra data after the JSON value")
-    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _depth(value) > MAX_JSON_DEPTH:
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _depth(value) > MAX_JSON_DEPTH:  # bounded work
         raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep")
     if "\\u" in text:  # an escaped lone surrogate ("\ud800") is not a Unicode string (RFC 8725 3.7)
         json.dumps(value, ensure_ascii=False).encode("utf-8")
@@ -333,8 +393,12 @@ def _json_object(data: bytes, what: str) -> dict:
 
 
 # ---------------------------------------------------------------------------
-# Keys: a JWK (RFC 7517) becomes a PublicKey that passed zjwt's key policy;
-# a JWKS becomes a KeySet, indexed once so each token's key lookup is one dict get.
+# 3. Keys.  A JWK (RFC 7517) in, a PublicKey out, or a ValueError saying why the
+# key cannot be used; a JWKS in, a KeySet out: the usable keys indexed by
+# (kid, alg), so each token's lookup is one dictionary get, and the others with
+# their reasons.  Strict with tokens, liberal with keys: key material from the
+# configured issuer is read whenever its meaning is unambiguous, and the key
+# policy (size, exponent, curve, point) decides.
 # ---------------------------------------------------------------------------
 
 # alg -> (the key type it needs, its scheme or curve, its hash): RFC 7518 3.3-3.5, RFC 8037 3.1, RFC 9864.
@@ -424,13 +488,16 @@ def _native_key(kty: str, public: tuple) -> object:
 
 def check_key_policy(n: int, e: int) -> None:
     """Raise ValueError unless (n, e) is an RSA key zjwt will trust."""
-    bits = n.bit_length()
-    if bits < MIN_RSA_BITS:
+    bits = n.bit_length()  # the integer's size: leading zero octets add nothing to a key's strength
+    if bits < MIN_RSA_BITS:  # 512-bit keys are factored in hours; whoever factors n can sign anything
         raise ValueError(f"{bits}-bit modulus is below the {MIN_RSA_BITS}-bit minimum (RFC 7518 3.3)")
-    if bits > MAX_RSA_BITS:
+    if bits > MAX_RSA_BITS:  # bounds what one pure-Python pow() may cost
         raise ValueError(f"{bits}-bit modulus is above the {MAX_RSA_BITS}-bit maximum")
-    if n % 2 == 0:
-        raise ValueError("even modulus: not an RSA key")  # cryptography accepts it, so we check
+    if n % 2 == 0:  # a product of two odd primes is odd; cryptography builds even ones anyway
+        raise ValueError("even modulus: not an RSA key")
+    # e = 1 makes every signature equal its message; an even e has no inverse; e >= 2**64 OpenSSL refuses
+    # above 3072 bits, and both backends must accept the same keys.  (e = 3 is fine: encode-and-compare
+    # defeats Bleichenbacher's e = 3 forgery, see emsa_pkcs1_v1_5.)
     if e < 3 or e % 2 == 0 or e >= n or e >= MAX_RSA_EXPONENT:
         raise ValueError("public exponent must be odd, at least 3 and below 2**64")
 
@@ -477,23 +544,25 @@ def _read_jwk(jwk: object) -> tuple[str, tuple, str | None, str | None]:
     if not isinstance(jwk, dict):
         raise ValueError("not a JSON object")
     kty = jwk.get("kty")
-    if kty not in _KEY_READERS:  # RFC 7517 4.1, case-sensitive
+    if kty not in _KEY_READERS:  # RFC 7517 5: a key of a type we do not know ("oct", "rsa") is ignored
         raise ValueError(f"kty {_show(kty)} is not RSA, EC or OKP")
-    if "use" in jwk and jwk["use"] != "sig":
-        raise ValueError(f"use {_show(jwk['use'])} is not 'sig'")  # RFC 7517 4.2
+    if "use" in jwk and jwk["use"] != "sig":  # RFC 7517 4.2: an encryption key verifies nothing
+        raise ValueError(f"use {_show(jwk['use'])} is not 'sig'")
     ops = jwk.get("key_ops", ["verify"])
-    if not isinstance(ops, list) or "verify" not in ops:
-        raise ValueError("key_ops does not include 'verify'")  # RFC 7517 4.3
+    if not isinstance(ops, list) or "verify" not in ops:  # RFC 7517 4.3: the issuer did not mean it for this
+        raise ValueError("key_ops does not include 'verify'")
     alg = jwk.get("alg")
     if "alg" in jwk and not (isinstance(alg, str) and alg in ALGORITHMS):
         raise ValueError(f"alg {_show(alg)} is not a signature algorithm zjwt verifies")
     kid = jwk.get("kid")
     if "kid" in jwk and not isinstance(kid, str):
         raise ValueError("kid is not a string")
-    if not _PRIVATE_MEMBERS.isdisjoint(jwk):  # never log the values: they are a leaked private key
+    if not _PRIVATE_MEMBERS.isdisjoint(jwk):  # anyone can sign with a published private key; never log it
         raise ValueError("the JWK contains private key members; the issuer has published a private key")
     public = _KEY_READERS[kty](jwk)
-    if alg is not None and alg not in _algorithms_for(kty, public):  # RFC 8725 3.1: the alg fixes the key
+    # RFC 8725 3.1: one key, one alg.  A key used with several algorithms (an RSA key for PKCS#1 and PSS)
+    # lets a signature made for one be read under the other.
+    if alg is not None and alg not in _algorithms_for(kty, public):
         raise ValueError(f"alg {alg} does not fit a {_key_kind(kty, public)} key")
     return kty, public, kid, alg
 
@@ -511,7 +580,9 @@ def _ec_public(jwk: dict) -> tuple[str, int, int]:
     if crv not in CURVES:
         raise ValueError(f"curve {_show(crv)} is not one zjwt verifies ({', '.join(CURVES)})")
     x, y = _key_integer(jwk, "x"), _key_integer(jwk, "y")
-    if not _on_curve(CURVES[crv], x, y):  # an invalid-curve point: what small-subgroup attacks are made of
+    # A point off the curve lies on another, weaker curve (the invalid-curve attacks); one not reduced
+    # below p is a second spelling of a point.  Either way the key is not what the issuer's would be.
+    if not _on_curve(CURVES[crv], x, y):
         raise ValueError(f"the point (x, y) is not on {crv}")
     return crv, x, y
 
@@ -519,15 +590,15 @@ def _ec_public(jwk: dict) -> tuple[str, int, int]:
 def _okp_public(jwk: dict) -> tuple[str, bytes]:
     """Return ("Ed25519", x) of an OKP JWK (RFC 8037 2) whose x encodes a point of the curve."""
     crv = jwk.get("crv")
-    if crv == "X25519":
+    if crv == "X25519":  # the same curve in another form, for key agreement: one key, one purpose
         raise ValueError("an X25519 key is for key agreement, not signatures (RFC 8037 3.2)")
     if crv != "Ed25519":
         raise ValueError(f"curve {_show(crv)} is not one zjwt verifies (Ed25519)")
     x = _key_octets(jwk, "x")
     point = _ed25519_decode(x) if len(x) == 32 else None
-    if point is None:  # RFC 8032 5.1.3
+    if point is None:  # RFC 8032 5.1.3: not a point, or a second spelling of one
         raise ValueError("x is not the 32-byte encoding of an Ed25519 point")
-    if _small_order(point):  # no secret scalar makes one, and many (R, S) fit it: anyone could sign
+    if _small_order(point):  # no private key makes one, and many (R, S) pairs fit it: anyone could sign
         raise ValueError("x is a point of small order, not a public key")
     return crv, x
 
@@ -585,7 +656,7 @@ def parse_key_set(document: object, source: str = "the configured JWKS", previou
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise ValueError("not a JWKS: expected a JSON object with a 'keys' array")
     jwks = document["keys"]
-    if len(jwks) > MAX_JWKS_KEYS:
+    if len(jwks) > MAX_JWKS_KEYS:  # each key costs parsing and maybe a pure-Python point check: bounded work
         raise ValueError(f"{len(jwks)} keys; at most {MAX_JWKS_KEYS} are accepted")
     if not all(isinstance(jwk, dict) for jwk in jwks):
         raise ValueError("'keys' holds something other than JSON objects")
@@ -621,8 +692,10 @@ def _index(keys: list[PublicKey], source: str) -> dict:
         for alg in [key.alg] if key.alg else _algorithms_for(key.kty, key.public):
             for name in {key.kid, None}:  # kid None: a token without kid, served only by a lone key
                 lookup[name, alg] = key if (name, alg) not in lookup else _AMBIGUOUS
+    # RFC 7517 4.5: kids SHOULD be distinct.  Were the first of two keys to win, which one verifies would
+    # depend on the order of the document; a name that fits several keys verifies nothing instead.
     repeated = collections.Counter(key.kid for key in keys if key.kid is not None)
-    for kid, count in repeated.items():  # RFC 7517 4.5: kids SHOULD be distinct; the first one never wins
+    for kid, count in repeated.items():
         if count > 1:
             logger.warning(
                 "%s: key id %s names %d keys; only an alg that picks one of them is accepted", source, _show(kid), count
@@ -655,9 +728,11 @@ def _reasons(key_set: KeySet) -> str:
 
 
 # ---------------------------------------------------------------------------
-# Signatures: verify_signature(alg, key, signing input, signature) -> bool.
-# With cryptography, OpenSSL does it; without, RFC 8017 in a few lines of integer
-# maths for RSA, and the elliptic-curve chapter below for ECDSA and Ed25519.
+# 4. Signatures.  verify_signature(alg, key, signing input, signature) -> bool:
+# True only for a signature of exactly these bytes by exactly this key under
+# exactly this algorithm.  With cryptography, OpenSSL does the arithmetic;
+# without, RFC 8017 in a few lines of integer maths for RSA, and chapter 5 for
+# ECDSA and Ed25519.  The checks before the arithmetic are the same for both.
 # ---------------------------------------------------------------------------
 
 # RFC 8017 9.2 note 1: the DER DigestInfo that precedes the hash in a PKCS#1 v1.5 signature.
@@ -678,9 +753,14 @@ def verify_signature(
 ) -> bool:
     """Return True only if signature is a valid alg signature of signing_input under key."""
     kty, curve, _ = ALGORITHMS[alg]
-    if key.kty != kty or (kty != "RSA" and key.public[0] != curve):  # RFC 8725 3.1: one key, one alg
+    # RFC 8725 3.1: one key, one alg.  The alg comes from the token: were a key used for whatever alg the
+    # token names, an attacker could choose the algorithm the key is read under (HS256 keyed with an RSA
+    # public key is the famous case; zjwt has no HS256 at all).
+    if key.kty != kty or (kty != "RSA" and key.public[0] != curve):
         return False
-    if len(signature) != key.size:  # exactly as long as the key's signatures: never trimmed, padded or DER
+    # Exactly as long as the key's signatures: a trimmed, padded (RFC 8017 8.2.2 step 1) or DER-encoded
+    # signature is a second spelling of one, and megabytes of "signature" never reach the arithmetic.
+    if len(signature) != key.size:
         return False
     openssl = (backend or default_backend()) == "cryptography"
     if kty == "RSA":
@@ -697,7 +777,7 @@ def _verify_rsa(alg: str, key: PublicKey, signing_input: bytes, signature: bytes
     _, scheme, hash_new = ALGORITHMS[alg]
     n, e = key.public
     s = int.from_bytes(signature, "big")
-    if s >= n:  # RFC 8017 5.2.2 step 1: out of range, and s + n must not pass for s
+    if s >= n:  # RFC 8017 5.2.2 step 1: s + n has the same power mod n, and must not pass for s
         return False
     m = pow(s, e, n)  # RSAVP1
     digest = hash_new(signing_input).digest()
@@ -743,10 +823,16 @@ def _openssl_accepts(key: PublicKey, *arguments) -> bool:
 def emsa_pkcs1_v1_5(hash_name: str, digest: bytes, k: int) -> int | None:
     """Return the RFC 8017 9.2 encoding 00 01 FF..FF 00 DigestInfo H as an integer, or None if k is too small.
 
-    Verification builds this expected value and compares it whole; nothing in
-    the received signature is parsed, so there is nowhere to hide a forgery
-    (Bleichenbacher 2006).  The values compared are public, so a plain integer
-    comparison leaks nothing.
+    Verification builds this expected value and compares it whole with s^e mod n:
+    nothing in the received signature is parsed.  A verifier that parses, reading
+    00 01, skipping FF bytes to a 00, then reading the DigestInfo and the hash,
+    never checks what lies after the hash (nor how long the FF run is).  With
+    e = 3 an attacker then builds 00 01 FF 00 DigestInfo H(forged) followed by
+    garbage, takes the integer cube root, and the cube of that root keeps the
+    chosen prefix while the garbage absorbs the error: a signature forged
+    without the private key (Bleichenbacher 2006).  Compared whole, there is
+    nowhere for garbage to hide.  The values compared are public, so a plain
+    integer comparison leaks nothing.
     """
     prefix = _pkcs1_prefix(hash_name, k)
     return None if prefix is None else prefix | int.from_bytes(digest, "big")
@@ -769,7 +855,7 @@ def _mgf1(seed: bytes, length: int, hash_new) -> bytes:
 
 def _emsa_pss_verify(m: int, digest: bytes, em_bits: int, hash_new) -> bool:
     """Return True if m is a valid EMSA-PSS encoding of digest (RFC 8017 9.1.2), salt length = hash length."""
-    h_len = s_len = len(digest)  # RFC 7518 3.5: the salt is as long as the hash
+    h_len = s_len = len(digest)  # RFC 7518 3.5 fixes the salt to the hash's length: no salt length is guessed
     em_len = (em_bits + 7) // 8
     if em_len < h_len + s_len + 2 or m >> em_bits:  # steps 3 and 6: the top bits must be zero
         return False
@@ -786,11 +872,16 @@ def _emsa_pss_verify(m: int, digest: bytes, em_bits: int, hash_new) -> bool:
 
 
 # ---------------------------------------------------------------------------
-# Elliptic curves in pure Python: ECDSA over the NIST prime curves (SEC 1 4.1.4)
-# and Ed25519 (RFC 8032 5.1.7).  They verify ES256/384/512 and EdDSA where
-# cryptography is absent, and check every EC or OKP key's point either way.
-# Verification only: every input is public, so nothing here must run in
-# constant time, and the code can be written to be read.
+# 5. Elliptic curves in pure Python: ECDSA over the NIST prime curves (SEC 1 4.1.4)
+# and Ed25519 (RFC 8032 5.1.7).  A public point, a message (or its hash) and a
+# signature in, True or False out.  They verify ES256/384/512 and EdDSA where
+# cryptography is absent, and check every EC or OKP key's point either way; a
+# reader may skip the chapter and lose nothing else.  Both verifications come
+# down to one sum of two scalar multiplications, a·P + b·Q: computed with one
+# chain of doublings (Shamir's trick), scalars in width-w NAF, points in
+# coordinates that put off every division to the end (Jacobian for NIST,
+# extended for Ed25519).  Verification only: every input is public, so nothing
+# here must run in constant time, and the code can be written to be read.
 # ---------------------------------------------------------------------------
 
 
@@ -1045,7 +1136,10 @@ def _multiply_add(curve: Curve, k1: int, table1: dict, k2: int, table2: dict, do
 
 
 # ---------------------------------------------------------------------------
-# Claims: RFC 7519 4.1. Each check compares exactly, with no coercion.
+# 6. Claims.  A verified payload's claims in, their (exp, nbf, iat) out, or the
+# InvalidToken that says which claim failed (RFC 7519 4.1).  Every comparison is
+# exact and nothing is coerced: a string is not a number, true is not 1, and
+# "https://issuer/" is not "https://issuer".
 # ---------------------------------------------------------------------------
 
 
@@ -1059,7 +1153,9 @@ def _numeric_date(claims: dict, name: str) -> float | None:
     value = claims.get(name)
     if value is None and name not in claims:
         return None
-    if type(value) not in (int, float) or not 0 <= value <= MAX_NUMERIC_DATE:  # not bool, NaN, strings
+    # Not a bool (exp: true would be 1970-01-01T00:00:01Z), not NaN (every comparison with it is false, so it
+    # would never expire), not a string, and within years 1970-9999 (10**30 overflows a date).
+    if type(value) not in (int, float) or not 0 <= value <= MAX_NUMERIC_DATE:
         raise MalformedToken(f"the {name!r} claim must be a NumericDate (seconds since 1970), not {_show(value)}")
     return value
 
@@ -1068,18 +1164,24 @@ def check_times(exp: float | None, nbf: float | None, iat: float | None, now: fl
     """Raise ExpiredToken or TokenNotYetValid unless now lies in the token's validity window (RFC 7519 4.1.4-6)."""
     if exp is not None and now - leeway >= exp:  # RFC 7519 4.1.4: "on or after" exp is expired
         raise ExpiredToken(f"token expired at {_iso(exp)}, {now - exp:.0f} s ago")
-    if nbf is not None and now + leeway < nbf:
+    if nbf is not None and now + leeway < nbf:  # the issuer said: not before then
         raise TokenNotYetValid(f"token is not valid before {_iso(nbf)}, {nbf - now:.0f} s from now")
-    if iat is not None and now + leeway < iat:
+    if iat is not None and now + leeway < iat:  # minted in the future: a clock is wrong, or the token was made ahead
         raise TokenNotYetValid(
             f"token was issued in the future ({_iso(iat)}, {iat - now:.0f} s from now): check clocks"
         )
 
 
 def _check_audience(claims: dict, audience: frozenset) -> None:
-    """Raise unless aud names one of audience, or is absent when no audience is configured (RFC 7519 4.1.3)."""
+    """Raise unless aud names one of audience, or is absent when no audience is configured (RFC 7519 4.1.3).
+
+    One issuer mints tokens for many services.  A token that names its audience
+    was minted for that service; accepted anywhere else, a token stolen from (or
+    given to) one service opens all of them.  So a token with an aud is refused
+    by a verifier that has no audience to compare it with (RFC 8725 3.9).
+    """
     if "aud" not in claims:
-        if audience:
+        if audience:  # RFC 8725 3.9: a service that has an audience accepts only tokens that name it
             raise MissingClaim(f"the token has no 'aud' claim; expected one of {sorted(audience)}")
         return
     aud = claims["aud"]
@@ -1087,9 +1189,9 @@ def _check_audience(claims: dict, audience: frozenset) -> None:
         raise InvalidAudience(
             f"the token is meant for audience {_show(aud)}, and this verifier has none: set Verifier(audience=...)"
         )
-    if type(aud) is str and aud in audience:  # the common case first; a set lookup, never a substring test
+    if type(aud) is str and aud in audience:  # a set lookup: "api" in "api-admin" would be a substring test
         return
-    if type(aud) is not str and not (type(aud) is list and all(type(v) is str for v in aud)):
+    if type(aud) is not str and not (type(aud) is list and all(type(v) is str for v in aud)):  # [1, "me"] too
         raise InvalidAudience("the 'aud' claim must be a string or an array of strings")
     if type(aud) is str or audience.isdisjoint(aud):
         raise InvalidAudience(f"the token is meant for {_show(aud)}, not for {sorted(audience)}")
@@ -1097,11 +1199,13 @@ def _check_audience(claims: dict, audience: frozenset) -> None:
 
 def check_claims(claims: dict, issuer: str, audience: frozenset, required: tuple, now: float, leeway: float) -> tuple:
     """Return (exp, nbf, iat) of claims that pass every check, or raise the InvalidToken that says why not."""
-    for name in required:
+    for name in required:  # exp by default: a token without one never expires
         if name not in claims:
             raise MissingClaim(f"the token has no {_show(name)} claim, which this verifier requires")
     iss = claims.get("iss")
-    if iss != issuer:  # RFC 7519 4.1.1: exact, case-sensitive, no normalisation
+    # RFC 7519 4.1.1, RFC 8725 3.8: byte for byte.  Normalising (case, a trailing slash) would let a
+    # look-alike issuer through; the key was fetched for this issuer, and the token must say it is its.
+    if iss != issuer:
         if "iss" not in claims:
             raise MissingClaim("the token has no 'iss' claim")
         raise InvalidIssuer(f"the token was issued by {_show(iss, 80)}, not by {_show(issuer, 80)}")
@@ -1112,9 +1216,12 @@ def check_claims(claims: dict, issuer: str, audience: frozenset, required: tuple
 
 
 # ---------------------------------------------------------------------------
-# Key source: RemoteKeySet finds the issuer's JWKS (OpenID Connect Discovery),
-# fetches and caches it, and refreshes it carefully: one fetch at a time, spaced
-# by a cooldown, within one deadline, old keys kept through outages.
+# 7. Key source.  An issuer (or a JWKS URL) in, its KeySet out, when a token
+# needs it.  RemoteKeySet finds the JWKS by OpenID Connect Discovery, fetches
+# and caches it, and refreshes it carefully: one fetch at a time, spaced by a
+# cooldown, within one deadline, old keys kept through outages.  Its decision
+# table (the class docstring) is the whole policy; the rest is plumbing.  The
+# keys come only from here, never from the token (see read_header).
 # ---------------------------------------------------------------------------
 
 
@@ -1137,7 +1244,11 @@ def _is_loopback(host: str | None) -> bool:
 
 
 def check_https_url(uri: str, what: str = "JWKS URL") -> str:
-    """Return uri if keys may be fetched from it (https, or http to loopback), else raise ValueError."""
+    """Return uri if keys may be fetched from it (https, or http to loopback), else raise ValueError.
+
+    The keys decide what is authentic: fetched over plain http, they could be
+    replaced by anyone on the network path.  Loopback never leaves the machine.
+    """
     try:
         url = urllib.parse.urlsplit(uri)
         url.port  # noqa: B018 - parsing the port validates it
@@ -1171,30 +1282,31 @@ def fetch_json(
     watchdog = threading.Timer(max(timeout, 0), _shut_down, (sockets,))
     watchdog.daemon = True
     watchdog.start()
-    conn = None
     try:
-        conn = _connect(url, deadline, ssl_context, sockets)
-        path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-        sent = {"Accept": "application/json", "User-Agent": f"zjwt/{__version__}"}
-        conn.request("GET", path, headers={**sent, **(headers or {})})
-        with conn.getresponse() as response:
-            if response.status != 200:
-                moved = " (redirects are not followed)" if 300 <= response.status < 400 else ""
-                raise HTTPStatusError(f"HTTP {response.status} {_show(response.reason, 80)}{moved}", response.status)
-            body = _read_at_most(response, max_bytes)
+        body = _get(url, deadline, headers or {}, max_bytes, ssl_context, sockets)
     except (OSError, ValueError, http.client.HTTPException):
         if time.monotonic() < deadline:
             raise
         body = None  # whatever broke, the watchdog broke it
     finally:
         watchdog.cancel()
-        if conn is not None:
-            conn.close()
         for sock in sockets:
             sock.close()
     if body is None or time.monotonic() >= deadline:  # cut short, possibly without an error
         raise TimeoutError(f"no complete response from {url.hostname} within {timeout:.3g} s")
     return parse_json(body)
+
+
+def _get(url, deadline: float, headers: dict, max_bytes: int, ssl_context, sockets: list) -> bytes:
+    """Return the body of a GET of url: status 200 only, no redirects, at most max_bytes."""
+    conn = _connect(url, deadline, ssl_context, sockets)
+    path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+    conn.request("GET", path, headers={"Accept": "application/json", "User-Agent": f"zjwt/{__version__}", **headers})
+    with conn.getresponse() as response:
+        if response.status != 200:  # a redirect would take the fetch to a URL that is not configuration
+            moved = " (redirects are not followed)" if 300 <= response.status < 400 else ""
+            raise HTTPStatusError(f"HTTP {response.status} {_show(response.reason, 80)}{moved}", response.status)
+        return _read_at_most(response, max_bytes)
 
 
 def _connect(url, deadline: float, ssl_context, sockets: list) -> http.client.HTTPConnection:
@@ -1246,7 +1358,7 @@ def _shut_down(sockets: list[socket.socket]) -> None:
 
 
 def _read_at_most(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
-    """Return the response body, or raise ValueError as soon as it passes max_bytes."""
+    """Return the response body, or raise ValueError once it passes max_bytes: an issuer cannot fill our memory."""
     declared = response.getheader("Content-Length", "")
     declared = int(declared) if declared.isascii() and declared.isdigit() and len(declared) < 20 else None
     if declared is not None and declared > max_bytes:
@@ -1313,6 +1425,13 @@ class RemoteKeySet:
     keeps the old keys; a JWKS that parses replaces them, even when it holds no
     usable key (the issuer withdrew them).  Times follow ``clock``, monotonic
     by default so a wall-clock step cannot keep keys alive or expire them.
+
+    Why: a new kid means the issuer rotated its keys, so it is worth a fetch;
+    but the kid is written by whoever sends the token, so a flood of random
+    kids may cost the issuer at most one request per cooldown.  Stale keys serve
+    while the refresh runs, so no request waits on the issuer, and through an
+    outage, so the issuer's bad hour is not ours; but not forever, since keys
+    that cannot be refreshed cannot be withdrawn either.
     """
 
     def __init__(
@@ -1491,30 +1610,47 @@ class RemoteKeySet:
 
 
 # ---------------------------------------------------------------------------
-# Verifier: a token is checked in the order of RFC 8725 2 and 3: shape, header
-# and alg, key, signature over the received bytes, and only then the claims.
+# 8. Verifier.  A token in, its claims out, or the AuthError that says why not.
+# Verifier.verify is the entry point; its steps follow RFC 8725 2 and 3: the
+# size, the shape, the header and its alg, the key, the signature over the
+# bytes as received, and only then the payload and its claims, so nothing an
+# attacker wrote is interpreted before its signature has been checked.
 # ---------------------------------------------------------------------------
 
 # Header members that change how a token is read (RFC 7515 4.1.11 crit, RFC 7797 b64)
 # or belong to encrypted tokens (RFC 7516, RFC 7518 4.6-4.8): no JWT we accept has them.
+# RFC 7515 4.1.11: a recipient that does not understand a "crit" extension MUST reject,
+# since the sender relies on it (b64: false, for one, changes which bytes are signed).
 _UNSUPPORTED_HEADER = frozenset({"crit", "b64", "zip", "enc", "epk", "apu", "apv", "iv", "tag", "p2s", "p2c"})
 
 
 def split_token(token: bytes) -> list[bytes]:
     """Return the header, payload and signature segments of a compact JWS, or raise MalformedToken."""
     segments = token.split(b".")
-    if len(segments) != 3:  # RFC 7515 7.1; five segments would be an encrypted JWT (RFC 7516 9)
+    # RFC 7515 7.1.  Five segments would be an encrypted JWT (RFC 7516 9): decrypting is not authenticating.
+    if len(segments) != 3:
         raise MalformedToken(f"a JWT has 3 dot-separated segments, this token has {len(segments)}")
     return segments
 
 
 def read_header(segment: bytes, algorithms: frozenset) -> tuple[str, str | None]:
-    """Return (alg, kid) of a JOSE header the verifier accepts (RFC 7515 4.1, RFC 8725 3.1), or raise."""
+    """Return (alg, kid) of a JOSE header the verifier accepts (RFC 7515 4.1, RFC 8725 3.1), or raise.
+
+    Only alg, kid, crit and cty are read.  The header members that carry or
+    point to a key (jwk, jku, x5u, x5c, x5t) are never read, and that is the
+    rule: the header is written by whoever sends the token, so a key it
+    supplies (jwk, x5c) is the attacker's own, which of course verifies the
+    attacker's signature, and a URL it names (jku, x5u) would make the server
+    fetch from wherever the attacker likes.  Keys come only from the issuer's
+    key set (RFC 8725 3.10).
+    """
     header = _json_object(_decode_segment(segment, "header"), "header")
     alg = header.get("alg")
-    if not isinstance(alg, str):
+    if not isinstance(alg, str):  # no default algorithm to fall back on
         raise MalformedToken("the header has no 'alg' string")
-    if alg not in algorithms:  # the allow-list is the verifier's, never the token's
+    # The allow-list is the verifier's, never the token's: "none" (no signature at all) and HS256 (an RSA
+    # public key used as an HMAC secret) are how tokens get forged when the token chooses (RFC 8725 2.1).
+    if alg not in algorithms:
         raise DisallowedAlgorithm(f"algorithm {_show(alg)} is not allowed (allowed: {', '.join(sorted(algorithms))})")
     unsupported = _UNSUPPORTED_HEADER.intersection(header)
     if unsupported:
@@ -1522,7 +1658,7 @@ def read_header(segment: bytes, algorithms: frozenset) -> tuple[str, str | None]
     cty = header.get("cty")
     if isinstance(cty, str) and cty.lower() in ("jwt", "application/jwt"):  # RFC 7519 7.2 step 8: never recurse
         raise MalformedToken("nested JWTs (cty 'JWT') are not accepted")
-    kid = header.get("kid")
+    kid = header.get("kid")  # only ever a dictionary key: never a path, a query or a URL
     if "kid" in header and (not isinstance(kid, str) or len(kid) > MAX_KID_CHARS):
         raise MalformedToken(f"the 'kid' header must be a string of at most {MAX_KID_CHARS} characters")
     return alg, kid
@@ -1530,6 +1666,11 @@ def read_header(segment: bytes, algorithms: frozenset) -> tuple[str, str | None]
 
 class Verifier:
     """Verifies the JWTs of one issuer: signature by the issuer's keys, then the claims.
+
+    Make one per issuer at start-up and share it between threads: it holds the
+    key source and a cache of verified tokens.  verify (and authenticate, for an
+    Authorization header) is the entry point; verify_async is the same for code
+    on an event loop.
 
     >>> verifier = Verifier("https://issuer.example")   # keys found by OpenID Connect Discovery
     >>> verifier.key_source.issuer, verifier.key_source.jwks_uri   # looked up on first use
@@ -1548,34 +1689,22 @@ class Verifier:
         leeway: float = 0,
         required_claims: tuple[str, ...] = ("exp",),
         backend: str | None = None,
-        clock=time.time,
+        clock: Callable[[], float] = time.time,
         cache_size: int = VERIFIED_CACHE_SIZE,
     ):
         if not isinstance(issuer, str) or not issuer:
             raise ValueError("issuer must be a non-empty string (the 'iss' your tokens carry)")
-        self.issuer = issuer
-        self.audience = _audience_set(audience)
-        self.algorithms = _algorithm_set(algorithms)
-        if type(leeway) not in (int, float) or not 0 <= leeway <= 3600:
-            raise ValueError("leeway must be a number of seconds between 0 and 3600")
-        self.leeway = leeway
-        if not _is_list(required_claims) or not all(isinstance(c, str) for c in required_claims):
-            raise ValueError("required_claims must be a list of claim names")
-        self.required_claims = tuple(required_claims)
-        if "aud" in self.required_claims and not self.audience:
-            raise ValueError("requiring 'aud' needs audience=...: tokens with an audience are refused without one")
-        if backend not in (None, "pure", "cryptography"):
-            raise ValueError("backend must be None, 'pure' or 'cryptography'")
-        if backend == "cryptography" and _cryptography() is None:
-            raise ValueError("backend 'cryptography' needs the package: pip install cryptography")
-        self.backend = backend or default_backend()
         if not callable(clock):
             raise ValueError("clock must be a function returning the time in seconds since the epoch")
-        self.clock = clock
-        self.key_source = _key_source(issuer, jwks_uri, jwks, key_source)
         if type(cache_size) is not int or cache_size < 0:
             raise ValueError("cache_size must be an integer >= 0 (0 disables the cache)")
-        self.cache_size = cache_size
+        self.issuer, self.clock, self.cache_size = issuer, clock, cache_size
+        self.audience = _audience_set(audience)
+        self.algorithms = _algorithm_set(algorithms)
+        self.leeway = _leeway(leeway)
+        self.required_claims = _required_claims(required_claims, self.audience)
+        self.backend = _backend(backend)
+        self.key_source = _key_source(issuer, jwks_uri, jwks, key_source)
         # token -> (marshal.dumps(claims), key, kid, (exp, nbf, iat)), least recently used first.
         # marshal.loads builds an independent copy of the claims in C, faster than copy.deepcopy.
         # Each OrderedDict operation is atomic, so threads share it without a lock.
@@ -1619,9 +1748,9 @@ class Verifier:
         """Return the claims of a token that passes every check, with key_set(kid) giving the keys."""
         if type(token) is not str:
             token = _token_text(token)
-        if len(token) > MAX_TOKEN_BYTES:  # before any splitting or decoding
+        if len(token) > MAX_TOKEN_BYTES:  # before any splitting or decoding: a megabyte token costs nothing
             raise MalformedToken(f"the token is longer than {MAX_TOKEN_BYTES} bytes")
-        hit = self._verified.get(token)
+        hit = self._verified.get(token)  # the same token again: only its times and its key are checked again
         if hit is not None:
             claims = self._reuse(token, hit, key_set)
             if claims is not None:
@@ -1630,14 +1759,15 @@ class Verifier:
         header_b64, payload_b64, signature_b64 = split_token(data)
         alg, kid = self._headers.get(header_b64) or self._read_header(header_b64)
         key = find_key(key_set(kid), kid, alg)
-        payload = _decode_segment(payload_b64, "payload")  # the shape is checked before the signature
+        payload = _decode_segment(payload_b64, "payload")  # its spelling is checked now, its content later
         signature = _decode_segment(signature_b64, "signature")
-        signing_input = data[: len(header_b64) + len(payload_b64) + 1]  # the bytes as received: RFC 7515 5.2
+        # RFC 7515 5.2: the signature covers the bytes as received.  Re-serialized JSON would be other bytes.
+        signing_input = data[: len(header_b64) + len(payload_b64) + 1]
         if not verify_signature(alg, key, signing_input, signature, self.backend):
             raise InvalidSignature(f"the signature does not match the token ({alg}, key {_show(key.kid)})")
-        claims = _json_object(payload, "payload")
+        claims = _json_object(payload, "payload")  # only now: the payload is the issuer's, not the sender's
         times = check_claims(claims, self.issuer, self.audience, self.required_claims, self.clock(), self.leeway)
-        if self.cache_size:
+        if self.cache_size:  # only tokens that passed every check: rejections are never cached
             self._remember(token, (marshal.dumps(claims), key, kid, times))
         return claims
 
@@ -1740,6 +1870,31 @@ def _algorithm_set(algorithms: object) -> frozenset:
     return frozenset(algorithms)
 
 
+def _leeway(leeway: object) -> float:
+    """Return the clock-skew allowance, or raise ValueError: more than an hour would stretch every token."""
+    if type(leeway) not in (int, float) or not 0 <= leeway <= 3600:
+        raise ValueError("leeway must be a number of seconds between 0 and 3600")
+    return leeway
+
+
+def _required_claims(required: object, audience: frozenset) -> tuple:
+    """Return the claims every token must carry, or raise ValueError."""
+    if not _is_list(required) or not all(isinstance(c, str) for c in required):
+        raise ValueError("required_claims must be a list of claim names")
+    if "aud" in required and not audience:
+        raise ValueError("requiring 'aud' needs audience=...: tokens with an audience are refused without one")
+    return tuple(required)
+
+
+def _backend(backend: object) -> str:
+    """Return the signature backend to use: the one asked for, or cryptography when it is installed."""
+    if backend not in (None, "pure", "cryptography"):
+        raise ValueError("backend must be None, 'pure' or 'cryptography'")
+    if backend == "cryptography" and _cryptography() is None:
+        raise ValueError("backend 'cryptography' needs the package: pip install cryptography")
+    return backend or default_backend()
+
+
 def _key_source(issuer: str, jwks_uri: str | None, jwks: dict | None, key_source: object) -> object:
     """Return where the verifier's keys come from: a shared source, a JWKS in memory, a URL, or the issuer."""
     if sum(x is not None for x in (jwks_uri, jwks, key_source)) > 1:
@@ -1762,8 +1917,10 @@ def _key_source(issuer: str, jwks_uri: str | None, jwks: dict | None, key_source
 
 
 # ---------------------------------------------------------------------------
-# Integrations: the Authorization header (RFC 6750 2.1), error responses (RFC 6750 3)
-# and a WSGI middleware for Flask, Django, bottle and any other WSGI app.
+# 9. Integrations.  An HTTP request in, its claims or its answer out: the
+# Authorization header (RFC 6750 2.1), error responses (RFC 6750 3), and
+# middleware for WSGI apps (Flask, Django, bottle) and ASGI apps (FastAPI,
+# Starlette), which answer every failure themselves: the app never sees it.
 # ---------------------------------------------------------------------------
 
 
@@ -1773,7 +1930,9 @@ def bearer_token(authorization: str | bytes | list | None) -> str:
     authorization may also be the list of every Authorization value a request carried.
     """
     if isinstance(authorization, (list, tuple)):
-        if len(authorization) > 1:  # which one would the application see? RFC 6750 3.1: invalid_request
+        # Proxies and frameworks disagree on which of two headers counts: the one verified need not be the one
+        # the application reads.  RFC 6750 3.1: invalid_request.
+        if len(authorization) > 1:
             raise InvalidRequest("the request has several Authorization headers")
         authorization = authorization[0] if authorization else None
     if not authorization:
@@ -1799,6 +1958,7 @@ def _path_set(public_paths: object) -> frozenset:
 def error_response(error: AuthError, realm: str = DEFAULT_REALM) -> tuple[int, list[tuple[str, str]], bytes]:
     """Return (status, headers, JSON body) that a server should send for an AuthError."""
     body = json.dumps({"error": http.HTTPStatus(error.status).phrase, "message": error.message}).encode()
+    # no-store: a refusal must not be cached and replayed to a later request that carries a good token.
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")]
     challenge = error.www_authenticate(realm)
     if challenge:
@@ -1878,7 +2038,9 @@ async def _refuse_websocket(scope: dict, receive, send, response: tuple) -> None
 
 
 # ---------------------------------------------------------------------------
-# Command line: python zjwt.py verify TOKEN --issuer ISS | inspect TOKEN | keys --issuer ISS
+# 10. Command line: python zjwt.py verify TOKEN --issuer ISS | inspect TOKEN | keys --issuer ISS.
+# The same verifier from a shell: exit 0 on success, 1 for a rejection or no
+# usable key, 2 for bad input, with one line on stderr saying why.
 # ---------------------------------------------------------------------------
 
 
