@@ -2,9 +2,11 @@
 
     python server.py
         Starts a development issuer inside the server: an RSA key made at
-        start-up, published as a JWKS, and a curl command with a token to try.
-    python server.py --issuer https://my-api-a32f34.zuplo.api/__zuplo/issuer
-        Verifies a real gateway's tokens instead: no key, no minting.
+        start-up, published as a JWKS with an OpenID configuration that names
+        it, and a curl command with a token to try.
+    python server.py --issuer https://accounts.google.com --audience <client id>
+        Verifies a real issuer's tokens instead: no key, no minting; the keys
+        are found by OpenID Connect Discovery.
 
 Every path except /public needs 'Authorization: Bearer <token>', as in the PHP
 snippet this rebuilds (its 'before' hook).  Standard library only; start-up is
@@ -190,7 +192,8 @@ class DemoServer(ThreadingHTTPServer):
         self.request_timeout = config.request_timeout
         # DNS rebinding: a web page can make a browser send requests to 127.0.0.1 under
         # the page's own host name. Only requests naming this address reach /dev/*.
-        self.dev_hosts = None if config.expose_dev_issuer else {self.base_url[7:], f"localhost:{port}"}
+        own = self.base_url.removeprefix("http://")
+        self.dev_hosts = None if config.expose_dev_issuer else {own, f"localhost:{port}"}
         self.connection_slots = threading.BoundedSemaphore(config.max_connections)
 
     def process_request(self, request: socket.socket, client_address: tuple) -> None:
@@ -255,9 +258,11 @@ class RequestDeadline(io.RawIOBase):
         self.deadline = math.inf  # set by the handler for each request
 
     def readable(self) -> bool:
+        """Return True: io.BufferedReader reads only from readable streams."""
         return True
 
     def readinto(self, buffer) -> int:
+        """Read what has arrived into buffer, waiting no longer than the deadline; return how many bytes."""
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("the request did not arrive in time")
