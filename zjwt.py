@@ -1039,6 +1039,7 @@ def ed25519_verify(public: bytes, message: bytes, signature: bytes) -> bool:
 _SQRT_MINUS_1 = pow(2, (ED25519.p - 1) // 4, ED25519.p)
 
 
+@functools.lru_cache(maxsize=128)  # decoded when the key loads, and again for each signature it verifies
 def _ed25519_decode(encoded: bytes) -> tuple[int, int] | None:
     """Return the point (x, y) a 32-byte encoding names (RFC 8032 5.1.3), or None if it names none."""
     p, d = ED25519.p, ED25519.k
