@@ -151,9 +151,10 @@ class DevIssuer:
         """Return the issuer's public JWKS document."""
         return {"keys": [public_jwk(self.key, self.kid)]}
 
-    def discovery(self) -> dict:
-        """Return the issuer's OpenID configuration: a verifier reads only these two members."""
-        return {"issuer": self.url, "jwks_uri": self.url.rsplit(DEV_ISSUER_PATH, 1)[0] + DEV_JWKS_PATH}
+    def discovery(self, issuer: str | None = None) -> dict:
+        """Return the OpenID configuration of the issuer at issuer (default: url): a verifier reads only these two."""
+        issuer = issuer or self.url
+        return {"issuer": issuer, "jwks_uri": issuer.removesuffix(DEV_ISSUER_PATH) + DEV_JWKS_PATH}
 
     def mint(self, sub: str = "demo-user", expires_in: int = DEV_TOKEN_SECONDS, **claims) -> str:
         """Return a token for sub that expires in expires_in seconds (negative: already expired)."""
@@ -182,11 +183,15 @@ class DemoServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
         self.base_url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
-        self.dev = None
+        self.dev, self.key_server = None, None
         if verifier is None:  # the issuer URL needs the port, so it exists only once bound
             self.dev = DevIssuer(self.base_url + DEV_ISSUER_PATH, generate_rsa_key(), f"dev-{secrets.token_hex(4)}")
-            # Like any real client, the verifier finds the keys over HTTP, by OpenID Connect Discovery.
-            verifier = zjwt.Verifier(self.dev.url, audience=DEV_AUDIENCE)
+            self.key_server = KeyServer(self.dev)
+            # Like any real client, the verifier finds the keys over HTTP, by OpenID Connect Discovery: through
+            # the key server's port, where no client can take the connection it needs (see KeyServer).
+            source = zjwt.RemoteKeySet(issuer=self.key_server.issuer)
+            verifier = zjwt.Verifier(self.dev.url, audience=DEV_AUDIENCE, key_source=source)
+            source.reload()  # keys in hand before the first client is served
         self.verifier = verifier
         self.quiet = config.quiet
         self.request_timeout = config.request_timeout
@@ -219,6 +224,13 @@ class DemoServer(ThreadingHTTPServer):
         if not isinstance(sys.exc_info()[1], ConnectionError):
             logging.getLogger("zjwt.demo").exception("connection from %s failed", client_address[0])
 
+    def server_close(self) -> None:
+        """Stop listening, the key server too."""
+        super().server_close()
+        if self.key_server is not None:
+            self.key_server.shutdown()
+            self.key_server.server_close()
+
     def shutdown_request(self, request: socket.socket) -> None:
         """Close a connection without resetting it: end our side, then drain what the client still sends."""
         try:
@@ -230,6 +242,49 @@ class DemoServer(ThreadingHTTPServer):
         except OSError:
             pass
         self.close_request(request)
+
+
+class KeyServer(ThreadingHTTPServer):
+    """The development issuer's discovery document and JWKS again, on a loopback port for the demo's verifier alone.
+
+    On the public port, clients holding every connection slot (99 idle ones
+    and a cold request were enough) made the verifier's own key fetch get 503,
+    and with no keys every /protected answered 503 too.  This port is told to
+    no one, has no cap for clients to exhaust, and serves nothing else; the
+    public port serves the same documents to everyone else.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, dev: DevIssuer):
+        super().__init__(("127.0.0.1", 0), KeyHandler)
+        self.dev = dev
+        self.issuer = f"http://127.0.0.1:{self.server_address[1]}{DEV_ISSUER_PATH}"
+        threading.Thread(target=self.serve_forever, args=(0.05,), name="zjwt-demo-keys", daemon=True).start()
+
+
+class KeyHandler(BaseHTTPRequestHandler):
+    """Answers GET of the issuer's discovery document and JWKS, as JSON; 404 for anything else."""
+
+    server: KeyServer
+    timeout = REQUEST_TIMEOUT_SECONDS  # seconds per read: a connection that sends nothing is closed
+
+    def do_GET(self) -> None:  # the name http.server dispatches to
+        """Send the document at self.path."""
+        dev, issuer = self.server.dev, self.server.issuer
+        document = {DEV_DISCOVERY_PATH: dev.discovery(issuer), DEV_JWKS_PATH: dev.jwks()}.get(self.path)
+        if document is None:
+            self.send_error(404)
+            return
+        body = json.dumps(document).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - http.server's signature
+        """Log nothing: the public port's access log is the demo's."""
 
 
 def refuse_connection(request: socket.socket) -> None:
@@ -380,6 +435,11 @@ class DemoHandler(BaseHTTPRequestHandler):
             return "folded header lines (RFC 9112 5.2: obsolete)"
         if len(self.headers.get_all("Content-Length") or []) > 1:
             return "several Content-Length headers"
+        # RFC 9112 3.2: 400 for an HTTP/1.1 request without Host, and for any with two.  With two, the
+        # /dev/* check would read the first while a proxy in front may route on the last.
+        hosts = len(self.headers.get_all("Host") or [])
+        if hosts > 1 or (hosts == 0 and self.request_version == "HTTP/1.1"):
+            return "an HTTP/1.1 request needs exactly one Host header (RFC 9112 3.2)"
         return None
 
     def mint_token(self, claims: None, body: bytes) -> None:

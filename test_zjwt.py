@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 import wsgiref.simple_server
@@ -437,15 +438,15 @@ def test_docstring_examples_run():
     assert doctest.testmod(zjwt).failed == 0
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_a_key_too_small_for_the_hash_verifies_nothing(backend):
-    small = zjwt.public_key("RSA", ((1 << 511) | 1, 65537))  # 64 bytes cannot hold a SHA-512 PKCS#1 encoding
-    assert not zjwt.verify_signature("RS512", small, b"data", bytes(64), backend)
-    assert not zjwt.verify_signature("PS512", small, b"data", bytes(64), backend)
+def test_emsa_pkcs1_v1_5_has_no_encoding_for_a_modulus_too_small_for_the_hash_and_refuses_a_wrong_digest():
+    assert zjwt.emsa_pkcs1_v1_5("sha512", bytes(64), 64) is None  # 64 bytes cannot hold a SHA-512 encoding
+    for hash_name, digest in [("sha512", bytes(32)), ("md5", bytes(16)), ("sha256", b"")]:
+        with pytest.raises(ValueError, match="digest is not a"):
+            zjwt.emsa_pkcs1_v1_5(hash_name, digest, 256)
 
 
 def test_public_exponent_3_is_allowed_by_policy(key):
-    zjwt.check_key_policy(key["n"], 3)  # Wycheproof marks e = 3 valid; encode-and-compare defeats forgeries
+    zjwt.check_key_policy("RSA", (key["n"], 3))  # Wycheproof marks e = 3 valid; encode-and-compare defeats forgeries
 
 
 def test_key_set_parses_each_key_once_and_keeps_unchanged_keys_across_refreshes(key, other_key):
@@ -471,6 +472,18 @@ def test_each_unusable_key_is_logged_once_at_warning_with_its_kid_and_reason(key
         "https://i.example/jwks: key 'enc' cannot be used: use 'enc' is not 'sig'"
     ]
     assert [row[0] for row in key_set.report] == ["k1", "enc"] and key_set.report[1][-1] == "use 'enc' is not 'sig'"
+
+
+def test_hardening_9_an_unusable_key_is_logged_once_not_at_every_refresh(key, caplog):
+    document = {"keys": [jwk(key), jwk(key, "enc", use="enc")]}
+    with caplog.at_level(logging.WARNING, logger="zjwt"):
+        first = zjwt.parse_key_set(document, "https://i.example/jwks")
+        second = zjwt.parse_key_set(document, "https://i.example/jwks", previous=first)
+        zjwt.parse_key_set({"keys": [jwk(key), jwk(key, "enc", use="wrap")]}, "https://i.example/jwks", previous=second)
+    assert [r.getMessage().rsplit(": ", 1)[1] for r in caplog.records] == [
+        "use 'enc' is not 'sig'",
+        "use 'wrap' is not 'sig'",
+    ]
 
 
 def test_token_without_kid_uses_the_only_key_for_its_alg(key, other_key):
@@ -911,7 +924,7 @@ def test_a8_alg_is_matched_exactly_and_case_sensitively(key, verifier, alg):
 @pytest.mark.parametrize("key_alg, token_alg", [("RS256", "RS384"), ("PS256", "RS256"), ("RS256", "PS256")])
 def test_a9_an_allowed_alg_that_the_key_is_not_for_is_rejected(key, key_alg, token_alg):
     verifier = make_verifier(jwks={"keys": [jwk(key, alg=key_alg)]}, algorithms=RSA_ALGORITHMS)
-    with pytest.raises(zjwt.UnknownKey, match=f"key 'k1' .* is not for {token_alg}"):
+    with pytest.raises(zjwt.UnknownKey, match=f"the issuer's key 'k1' is for {key_alg}, not for {token_alg}"):
         verifier.verify(make_token(key, alg=token_alg))
     assert verifier.verify(make_token(key, alg=key_alg)) == claims()
 
@@ -1083,7 +1096,7 @@ def test_c1_bleichenbacher_forgery_on_an_e3_key_is_rejected(backend):
     forged = bleichenbacher_forgery(n, signing_input.encode())
     with pytest.raises(zjwt.InvalidSignature):
         verifier.verify(signing_input + "." + b64(forged))
-    raw_key = zjwt.public_key("RSA", (n, 3))  # the raw primitive, no key policy at all
+    raw_key = zjwt.PublicKey("RSA", (n, 3))  # the primitive, below any verifier: e = 3 passes the policy
     assert not zjwt.verify_signature("RS256", raw_key, signing_input.encode(), forged, backend)
 
 
@@ -1124,14 +1137,18 @@ def test_c4_digestinfo_of_another_hash_or_a_bare_hash_is_rejected(key, backend):
 def test_d1_keys_of_another_type_are_ignored(key, kty):
     other = {k: v for k, v in jwk(key, "k2", kty=kty).items() if v is not None}
     verifier = make_verifier(jwks={"keys": [jwk(key), other]})
-    with pytest.raises(zjwt.UnknownKey, match=r"key 'k2' in the configured JWKS cannot be used: (kty|curve None)"):
+    with pytest.raises(
+        zjwt.UnknownKey, match=r"key 'k2' cannot be used: (kty|curve None).*\(key set from the configured JWKS\)"
+    ):
         verifier.verify(make_token(key, kid="k2"))
 
 
 @pytest.mark.parametrize("members", [{"use": "enc"}, {"key_ops": ["encrypt"]}, {"key_ops": "verify"}, {"use": None}])
 def test_d2_keys_not_for_signatures_are_ignored(key, members):
     verifier = make_verifier(jwks={"keys": [jwk(key), jwk(key, "k2", **members)]})
-    with pytest.raises(zjwt.UnknownKey, match=r"key 'k2' in the configured JWKS cannot be used: (use|key_ops)"):
+    with pytest.raises(
+        zjwt.UnknownKey, match=r"key 'k2' cannot be used: (use|key_ops).*\(key set from the configured JWKS\)"
+    ):
         verifier.verify(make_token(key, kid="k2"))
     assert make_verifier(jwks={"keys": [jwk(key, "k2", use="sig", key_ops=["verify"])]}).verify(
         make_token(key, kid="k2")
@@ -1140,7 +1157,7 @@ def test_d2_keys_not_for_signatures_are_ignored(key, members):
 
 def test_d3_a_key_for_another_alg_is_not_used(key):
     verifier = make_verifier(jwks={"keys": [jwk(key, alg="RS512")]}, algorithms=("RS256", "RS512"))
-    with pytest.raises(zjwt.UnknownKey, match="is not for RS256"):
+    with pytest.raises(zjwt.UnknownKey, match="is for RS512, not for RS256"):
         verifier.verify(make_token(key, alg="RS256"))
 
 
@@ -1154,7 +1171,7 @@ def test_d4_moduli_under_2048_bits_are_ignored(bits):
 def test_d4_token_signed_by_a_1024_bit_key_in_the_jwks_is_rejected(key):
     small = server.generate_rsa_key(1024)
     verifier = make_verifier(jwks={"keys": [jwk(small, "small"), jwk(key)]})
-    with pytest.raises(zjwt.UnknownKey, match=r"key 'small' .* cannot be used: 1024-bit modulus is below the 2048"):
+    with pytest.raises(zjwt.UnknownKey, match=r"key 'small' cannot be used: 1024-bit modulus is below the 2048"):
         verifier.verify(make_token(small, kid="small"))
 
 
@@ -1279,9 +1296,17 @@ def test_d11_jwks_only_over_https_or_loopback_http(uri):
 @pytest.mark.parametrize(
     "withdrawn, reason",
     [
-        ("empty", "no key with id 'k1' in {url} (it has no usable key: the set is empty)"),
-        ("enc only", "key 'k1' in {url} cannot be used: use 'enc' is not 'sig'"),
-        ("small only", "key 'k1' in {url} cannot be used: 1024-bit modulus is below the 2048-bit minimum"),
+        (
+            "empty",
+            "no key with id 'k1' in the issuer's key set"
+            " (key set from {url}, which has no usable key: the set is empty)",
+        ),
+        ("enc only", "the issuer's key 'k1' cannot be used: use 'enc' is not 'sig' (key set from {url})"),
+        (
+            "small only",
+            "the issuer's key 'k1' cannot be used: 1024-bit modulus is below the 2048-bit minimum (RFC 7518 3.3)"
+            " (key set from {url})",
+        ),
     ],
 )
 def test_d12_a_well_formed_jwks_without_usable_keys_replaces_the_cache(key, jwks_server, withdrawn, reason):
@@ -1297,7 +1322,8 @@ def test_d12_a_well_formed_jwks_without_usable_keys_replaces_the_cache(key, jwks
     clock.advance(3600)  # an hour later, as in the review's reproduction: the old keys stay withdrawn
     with pytest.raises(zjwt.UnknownKey) as raised:
         verifier.verify(token)
-    assert raised.value.status == 401 and raised.value.message.startswith(reason.format(url=jwks_server.url))
+    assert raised.value.status == 401 and str(raised.value) == reason.format(url=jwks_server.url)
+    assert jwks_server.url not in raised.value.message, "the JWKS URL is for operators, not for clients"
     assert source.failure_count == 0 and source.key_set().keys == frozenset()
 
 
@@ -1310,7 +1336,11 @@ def test_d13_a_kid_naming_a_skipped_key_says_the_key_exists_and_why_it_cannot_be
         for _ in range(3):  # known, though unusable: no refetch, no new warning
             with pytest.raises(zjwt.UnknownKey):
                 verifier.verify(lasting_token(key, "enc-key"))
-    assert raised.value.message == f"key 'enc-key' in {jwks_server.url} cannot be used: use 'enc' is not 'sig'"
+    assert (
+        str(raised.value)
+        == f"the issuer's key 'enc-key' cannot be used: use 'enc' is not 'sig' (key set from {jwks_server.url})"
+    )
+    assert raised.value.message == "the issuer's key 'enc-key' cannot be used: use 'enc' is not 'sig'"
     warnings = [r.getMessage() for r in caplog.records if r.getMessage().startswith(jwks_server.url)]
     assert jwks_server.requests == 1 and warnings == [
         f"{jwks_server.url}: key 'enc-key' cannot be used: use 'enc' is not 'sig'"
@@ -1361,7 +1391,10 @@ def test_e4_token_without_kid_is_rejected_when_several_keys_fit(key, other_key):
 
 
 def test_e5_unknown_kid_is_rejected(key, verifier):
-    with pytest.raises(zjwt.UnknownKey, match="no key with id 'does-not-exist' in the configured JWKS"):
+    with pytest.raises(
+        zjwt.UnknownKey,
+        match="no key with id 'does-not-exist' in the issuer's key set \\(key set from the configured JWKS\\)",
+    ):
         verifier.verify(make_token(key, kid="does-not-exist"))
 
 
@@ -1834,11 +1867,11 @@ def test_j4_the_alg_fixes_the_curve_and_the_key_type(key, ec_keys, token_alg, ke
     token = make_token(signer, alg=key_alg)
     forged = es_token(signer, token_alg, zjwt.b64url_decode(token.split(".")[2]))  # the key's own signature
     verifier = make_verifier(jwks={"keys": [jwk(signer)]}, algorithms=(token_alg, key_alg))
-    with pytest.raises(zjwt.UnknownKey, match=f"key 'k1' .* is not for {token_alg}"):
+    with pytest.raises(zjwt.UnknownKey, match=f"the issuer's key 'k1' is for .*, not for {token_alg}"):
         verifier.verify(forged)
     public = zjwt.key_from_jwk(jwk(signer))
     assert not zjwt.verify_signature(token_alg, public, forged.rsplit(".", 1)[0].encode(), bytes(public.size))
-    with pytest.raises(ValueError, match=f"alg {token_alg} does not fit a"):  # a JWK naming the wrong alg
+    with pytest.raises(ValueError, match=f"alg '{token_alg}' does not fit an"):  # a JWK naming the wrong alg
         zjwt.key_from_jwk(jwk(signer, alg=token_alg))
 
 
@@ -1869,7 +1902,7 @@ def test_j5_ec_points_off_the_curve_or_unreduced_are_refused(ec_keys, point):
 def test_j6_curves_zjwt_does_not_verify_are_skipped_and_a_token_naming_them_says_why(ec_keys, members, reason):
     other = {k: v for k, v in (jwk(ec_keys["ES256"], "other") | members).items() if v is not None}
     verifier = make_verifier(jwks={"keys": [jwk(ec_keys["ES256"]), other]}, algorithms=("ES256", "EdDSA"))
-    with pytest.raises(zjwt.UnknownKey, match=f"key 'other' in the configured JWKS cannot be used: {reason}"):
+    with pytest.raises(zjwt.UnknownKey, match=f"the issuer's key 'other' cannot be used: {reason}"):
         verifier.verify(make_token(ec_keys["ES256"], alg="ES256", kid="other"))
 
 
@@ -1919,6 +1952,89 @@ def test_j10_ec_and_okp_jwks_with_a_private_member_are_ignored(ec_keys):
     for alg in ("ES256", "EdDSA"):
         with pytest.raises(ValueError, match="private key members"):
             zjwt.key_from_jwk(jwk(ec_keys[alg], d="SECRET"))
+
+
+# Hardening, third pass (issue 15), items 6 and 7: one algorithm under two names, primitives that check themselves.
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("key_alg, token_alg", [("EdDSA", "Ed25519"), ("Ed25519", "EdDSA")])
+def test_hardening_6_eddsa_and_ed25519_are_one_algorithm_for_an_ed25519_key(ec_keys, backend, key_alg, token_alg):
+    signer = ec_keys["EdDSA"]
+    both = make_verifier(jwks={"keys": [jwk(signer, alg=key_alg)]}, algorithms=("EdDSA", "Ed25519"), backend=backend)
+    assert both.verify(make_token(signer, alg=token_alg)) == claims(), (
+        "the key is bound to the algorithm, not the label"
+    )
+    only_key_label = make_verifier(jwks={"keys": [jwk(signer, alg=key_alg)]}, algorithms=(key_alg,), backend=backend)
+    with pytest.raises(zjwt.DisallowedAlgorithm):  # the allow-list still decides which labels a token may carry
+        only_key_label.verify(make_token(signer, alg=token_alg))
+    with pytest.raises(zjwt.UnknownKey, match="is for Ed25519, EdDSA, not for ES256"):  # other algorithms stay out
+        make_verifier(jwks={"keys": [jwk(signer, alg=key_alg)]}, algorithms=("ES256",)).verify(
+            make_token(ec_keys["ES256"], alg="ES256")
+        )
+
+
+def test_hardening_7_ecdsa_verify_checks_the_ranges_and_the_point_itself(ec_keys):
+    signer, curve = ec_keys["ES256"], zjwt.CURVES["P-256"]
+    digest = hashlib.sha256(b"message").digest()
+    signature = ecdsa_sign(signer, hashlib.sha256, b"message")
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    point = (signer["x"], signer["y"])
+    assert zjwt.ecdsa_verify(curve, point, digest, r, s)
+    for bad_r, bad_s in [(r, s + curve.n), (r + curve.n, s), (0, 0), (r, 0), (r, -s % curve.n - curve.n)]:
+        assert not zjwt.ecdsa_verify(curve, point, digest, bad_r, bad_s), (bad_r, bad_s)
+    for bad_point in [(signer["x"], signer["y"] + 1), (signer["x"] + curve.p, signer["y"])]:  # off the curve, unreduced
+        assert not zjwt.ecdsa_verify(curve, bad_point, digest, r, s)
+
+
+def test_hardening_7_ed25519_verify_checks_s_the_length_and_the_key_itself(ec_keys):
+    signer = ec_keys["EdDSA"]
+    signature = ed25519_sign(signer, b"message")
+    s = int.from_bytes(signature[32:], "little")
+    assert zjwt.ed25519_verify(signer["x"], b"message", signature)
+    malleated = signature[:32] + (s + zjwt.ED25519.n).to_bytes(32, "little")
+    assert not zjwt.ed25519_verify(signer["x"], b"message", malleated), "S + L is a second spelling"
+    assert not zjwt.ed25519_verify(signer["x"], b"message", signature[:63])
+    assert not zjwt.ed25519_verify(signer["x"][:31], b"message", signature)
+
+
+# y = p: the non-canonical spelling of y = 0, whose points (±√−1, 0) have order 4; (0, 1) is the neutral point.
+ORDER_4_NON_CANONICAL = (2**255 - 19 | 1 << 255).to_bytes(32, "little")
+ORDER_4_CANONICAL = (1 << 255).to_bytes(32, "little")
+NEUTRAL_R_ZERO_S = (1).to_bytes(32, "little") + bytes(32)  # R = the neutral point, S = 0: the forgery they admit
+
+
+@pytest.mark.parametrize("encoded", [ORDER_4_NON_CANONICAL, ORDER_4_CANONICAL], ids=["non-canonical", "canonical"])
+def test_hardening_7_every_way_of_building_a_key_applies_the_policy_so_both_backends_agree(encoded):
+    with pytest.raises(ValueError, match=r"not the 32-byte encoding|small order"):
+        zjwt.PublicKey("OKP", ("Ed25519", encoded))
+    with pytest.raises(ValueError, match=r"not the 32-byte encoding|small order"):
+        zjwt.key_from_jwk({"kty": "OKP", "crv": "Ed25519", "x": b64(encoded)})
+    for message in (b"m%d" % i for i in range(40)):  # the primitive refuses the key on its own, too
+        assert not zjwt.ed25519_verify(encoded, message, NEUTRAL_R_ZERO_S)
+
+
+@pytest.mark.parametrize(
+    "kty, public, reason",
+    [
+        ("RSA", ((1 << 1023) | 1, 65537), "1024-bit modulus"),
+        ("RSA", (2**2048 + 1, True), "not the public values of an RSA key"),
+        ("EC", ("P-256", 1, 2), "not on P-256"),
+        ("EC", ("P-192", 1, 2), "curve 'P-192' is not one zjwt verifies"),
+        ("OKP", ("X25519", bytes(32)), "X25519 key is for key agreement"),
+        ("oct", (b"secret",), "kty 'oct' is not RSA, EC or OKP"),
+        ("RSA", [2**2048 + 1, 65537], "not the public values of an RSA key"),
+    ],
+)
+def test_hardening_7_a_public_key_built_by_hand_passes_the_same_policy_as_a_jwk(kty, public, reason):
+    with pytest.raises(ValueError, match=reason):
+        zjwt.PublicKey(kty, public)
+
+
+def test_hardening_7_verify_signature_refuses_an_algorithm_it_does_not_know(key):
+    public = zjwt.key_from_jwk(jwk(key))
+    with pytest.raises(ValueError, match="unknown algorithm 'HS256'"):
+        zjwt.verify_signature("HS256", public, b"data", bytes(256))
 
 
 # ---------------------------------------------------------------------------
@@ -2297,7 +2413,7 @@ def test_item1_a_thread_waiting_for_anothers_fetch_waits_at_most_the_timeout(key
     while not source.fetching:
         time.sleep(0.005)
     error, seconds = timed(verifier.verify, lasting_token(key))  # a second, cold request joins the first fetch
-    assert isinstance(error, zjwt.KeySetUnavailable) and "took longer than 0.4 s" in error.message
+    assert isinstance(error, zjwt.KeySetUnavailable) and "took longer than 0.4 s" in str(error)
     assert 0.35 < seconds < 0.8
     first.join()
 
@@ -2366,8 +2482,9 @@ def test_item10_the_reason_phrase_of_a_jwks_server_is_escaped_in_errors_and_logs
     source = zjwt.RemoteKeySet(jwks_server.url)
     with caplog.at_level(logging.WARNING, logger="zjwt"), pytest.raises(zjwt.KeySetUnavailable) as raised:
         source.key_set()
-    for text in (caplog.text, raised.value.message, source.last_error):
+    for text in (caplog.text, str(raised.value), source.last_error):
         assert "\x1b" not in text and "\r" not in text and "\\r\\x1b[31mFAKE" in text
+    assert "FAKE" not in raised.value.message, "why a fetch failed is for operators, not for clients"
 
 
 @pytest.mark.parametrize("behaviour", ["drip", "drip body"])
@@ -2586,6 +2703,104 @@ def test_i5_messages_and_logs_never_echo_the_token_claims_or_private_keys(key, c
     assert "PRIVATE" not in caplog.text
 
 
+# Hardening, third pass (issue 15), items 1 and 3: a key source that cannot get stuck, and what it tells whom.
+
+
+def refuse_to_start(thread: threading.Thread) -> None:
+    raise RuntimeError("can't start new thread")  # as under a container's pids limit
+
+
+def test_hardening_1_a_refresh_thread_that_cannot_start_leaves_no_fetch_in_flight(key, jwks_server, monkeypatch):
+    verifier, source, clock = remote_verifier(jwks_server)
+    verifier.verify(lasting_token(key))
+    clock.advance(601)  # stale: the next request starts a background refresh
+    with monkeypatch.context() as patched:
+        patched.setattr(threading.Thread, "start", refuse_to_start)
+        assert verifier.verify(make_token(key, claims(exp=NOW + 86400, jti="1")))["jti"] == "1", "keys, not an error"
+        assert not source.fetching and source.failure_count == 1
+        assert source.last_error == "RuntimeError: can't start new thread"
+        clock.advance(31)  # past the cooldown: tried again, failed again, and again no fetch is left in flight
+        verifier.verify(make_token(key, claims(exp=NOW + 86400, jti="2")))
+        assert not source.fetching and source.failure_count == 2
+        with pytest.raises(zjwt.KeySetUnavailable, match="can't start new thread"):  # the fetch's own deadline
+            source.reload()  # needs a watchdog thread too: an AuthError, not a RuntimeError
+        clock.advance(zjwt.MAX_STALE_SECONDS)  # too old to serve
+        with pytest.raises(zjwt.KeySetUnavailable):
+            verifier.verify(make_token(key, claims(exp=NOW + 3 * 86400, jti="3")))
+        assert not source.fetching
+    clock.advance(31)  # threads start again: so does everything else, with no restart
+    assert verifier.verify(make_token(key, claims(exp=NOW + 3 * 86400, jti="4")))["jti"] == "4"
+    assert source.age == 0 and source.reload().kids == {"k1"}
+
+
+def test_hardening_1_verify_async_that_cannot_start_a_thread_gets_503_not_runtime_error(key, jwks_server, monkeypatch):
+    verifier, source, _ = remote_verifier(jwks_server)  # cold: the keys must be fetched in a worker thread
+
+    async def cold_call():
+        with monkeypatch.context() as patched:  # undone before asyncio.run needs a thread to shut down
+            patched.setattr(threading.Thread, "start", refuse_to_start)
+            return await verifier.verify_async(lasting_token(key))
+
+    with pytest.raises(zjwt.KeySetUnavailable) as raised:
+        asyncio.run(cold_call())
+    assert raised.value.status == 503 and "can't start new thread" in str(raised.value)
+    assert "thread" not in raised.value.message and not source.fetching
+    assert asyncio.run(verifier.verify_async(lasting_token(key)))["sub"] == "user-1"
+
+
+@pytest.fixture
+def raw_http_server():
+    """Yield a function that starts a server on 127.0.0.1 answering every request with the given bytes; its URL."""
+    listeners = []
+
+    def start(answer: bytes) -> str:
+        listener = socket.create_server(("127.0.0.1", 0))
+        listeners.append(listener)
+
+        def serve():
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = listener.accept()
+                    with conn:
+                        conn.settimeout(5)
+                        data = b""
+                        while b"\r\n\r\n" not in data and (chunk := conn.recv(4096)):
+                            data += chunk
+                        conn.sendall(answer)
+
+        threading.Thread(target=serve, daemon=True).start()
+        return f"http://127.0.0.1:{listener.getsockname()[1]}/jwks.json"
+
+    yield start
+    for listener in listeners:
+        listener.close()
+
+
+def test_hardening_3_control_text_in_a_key_servers_status_line_is_escaped_everywhere(raw_http_server, caplog):
+    url = raw_http_server(b"HTTP/1.1 2OO \r2026-12-02 INFO all is well\x1b[2K\r\n\r\n")
+    source = zjwt.RemoteKeySet(url)
+    with caplog.at_level(logging.WARNING, logger="zjwt"), pytest.raises(zjwt.KeySetUnavailable) as raised:
+        source.key_set()
+    for text in (caplog.text, source.last_error, str(raised.value)):
+        assert "\x1b" not in text and "\r" not in text and "\\x1b[2K" in text, text
+    assert raised.value.message == "the issuer's signing keys are unavailable; retry in 30 s"
+
+
+def test_hardening_3_a_503_tells_the_client_when_to_retry_and_the_operator_why(key, caplog):
+    port = unused_port()
+    source = zjwt.RemoteKeySet(f"http://localhost:{port}/jwks.json")
+    with caplog.at_level(logging.WARNING, logger="zjwt"), pytest.raises(zjwt.KeySetUnavailable) as raised:
+        zjwt.Verifier(ISSUER, key_source=source, clock=Clock()).verify(lasting_token(key))
+    status, headers, body = zjwt.error_response(raised.value)
+    sent = body.decode() + json.dumps(headers)
+    assert status == 503 and dict(headers)["Retry-After"] == "30"
+    assert json.loads(body)["message"] == "the issuer's signing keys are unavailable; retry in 30 s"
+    for internal in ("localhost", "127.0.0.1", str(port), "Errno", "refused"):
+        assert internal not in sent, f"{internal!r} reached the client"
+    for where in (source.last_error, str(raised.value), caplog.text):  # the operator's full reason
+        assert "could not connect to localhost" in where and "Connection refused" in where
+
+
 # ---------------------------------------------------------------------------
 # Finding the keys: OpenID Connect Discovery, against issuers laid out like real ones.
 # ---------------------------------------------------------------------------
@@ -2748,7 +2963,7 @@ def test_k3_a_redirected_discovery_document_is_not_followed(key, jwks_server, co
 
 @pytest.mark.parametrize("behaviour", ["huge", "drip", "not json", "no jwks_uri"])
 def test_k4_a_broken_discovery_document_fails_within_the_deadline_and_old_keys_keep_serving(
-    key, jwks_server, behaviour
+    key, jwks_server, behaviour, caplog
 ):
     verifier, source, clock, issuer = discovering_verifier(jwks_server, timeout_seconds=1.0)
     token = make_token(key, claims(iss=issuer, exp=NOW + 3 * 86400))
@@ -2756,20 +2971,23 @@ def test_k4_a_broken_discovery_document_fails_within_the_deadline_and_old_keys_k
     clock.advance(86400 - 300)  # a refresh of the JWKS alone, 5 minutes before discovery is due again
     verifier.verify(token)
     settle(source)
-    discovery = "/realms/acme/.well-known/openid-configuration"
+    discovery, certs = "/realms/acme/.well-known/openid-configuration", "/realms/acme/protocol/openid-connect/certs"
+    jwks_server.routes[certs] = (200, jwks_server.document)  # the keys answer throughout
     if behaviour == "no jwks_uri":
         jwks_server.routes[discovery] = (200, {"issuer": issuer})
     else:  # the discovery path now gets the server's behaviour: a 20 MB body and more, a drip, or text
         del jwks_server.routes[discovery]
         jwks_server.behaviour, jwks_server.body = {"not json": ("raw", b"<html>")}.get(behaviour, (behaviour, b""))
     clock.advance(601)  # the day is over: discovery is due with the next refresh
-    result, seconds = timed(verifier.verify, token)
-    assert result["iss"] == issuer and seconds < 0.1
-    _, seconds = timed(settle, source)
+    with caplog.at_level(logging.WARNING, logger="zjwt"):
+        result, seconds = timed(verifier.verify, token)
+        assert result["iss"] == issuer and seconds < 0.1
+        _, seconds = timed(settle, source)
     expected = {"huge": "larger than the 1048576-byte limit", "drip": "TimeoutError", "not json": "JSONDecodeError"}
-    assert seconds < 1.3 and expected.get(behaviour, "has no 'jwks_uri'") in source.last_error
-    assert jwks_server.paths.count("/realms/acme/protocol/openid-connect/certs") == 2, "no JWKS fetch after it"
-    assert verifier.verify(token)["iss"] == issuer
+    assert seconds < 1.3 and expected.get(behaviour, "has no 'jwks_uri'") in caplog.text
+    # Discovery had half the deadline; the remembered JWKS URL still answered, so the refresh succeeded.
+    assert jwks_server.paths.count(certs) == 3 and source.failure_count == 0
+    assert source.age == 0 and verifier.verify(token)["iss"] == issuer
 
 
 def test_k5_a_token_naming_another_issuer_makes_zjwt_fetch_nothing_from_it(key, jwks_server, counting_server):
@@ -2801,6 +3019,31 @@ def test_k6_a_flood_of_unknown_kids_makes_one_discovery_and_one_jwks_fetch_per_c
     clock.advance(31)
     flood(tokens)
     assert len(jwks_server.paths) == 3 and source.fetch_count == 2
+
+
+def test_hardening_2_a_discovery_outage_does_not_block_key_refreshes(key, jwks_server):
+    verifier, source, clock, issuer = discovering_verifier(jwks_server)
+    discovery, certs = "/realms/acme/.well-known/openid-configuration", "/realms/acme/protocol/openid-connect/certs"
+    jwks_server.routes[certs] = (200, jwks_server.document)  # the keys answer throughout
+    token = make_token(key, claims(iss=issuer, exp=NOW + 4 * 86400))
+    verifier.verify(token)  # hour 0: discovery, then the keys
+    timeline = []
+    for hour in range(1, 73):  # three days, a request every hour: each finds stale keys and refreshes them
+        if hour == 23:
+            jwks_server.routes[discovery] = (500, {"error": "discovery is down"})
+        if hour == 60:
+            jwks_server.routes[discovery] = (200, {"issuer": issuer, "jwks_uri": jwks_server.base + certs})
+        clock.advance(3600)
+        result = timed(verifier.verify, token)[0]
+        settle(source)
+        timeline.append((hour, isinstance(result, dict), source.age, jwks_server.paths.count(discovery)))
+    assert all(ok for _, ok, _, _ in timeline), [row for row in timeline if not row[1]][:1]
+    assert all(age == 0 for _, _, age, _ in timeline), "every hourly refresh succeeded"
+    discoveries = {hour: count for hour, _, _, count in timeline}
+    assert discoveries[23] == 1 and discoveries[24] == 2, "discovery was due after a day, and failed"
+    assert discoveries[59] == 2 + 35, "then it was tried with every refresh (hours 25-59), until it answered"
+    assert discoveries[60] == discoveries[72] == 38, "once it answered, it was not asked again for a day"
+    assert jwks_server.paths.count(certs) == 73 and source.failure_count == 0
 
 
 def test_the_demo_with_a_real_issuer_needs_only_its_issuer_and_audience(key, jwks_server):
@@ -3256,6 +3499,20 @@ def test_asgi_middleware_refuses_a_bare_string_for_public_paths(key):
         zjwt.asgi_middleware(echo_app, make_verifier(key), public_paths="/public")
 
 
+def test_hardening_8_asgi_scopes_other_than_http_websocket_and_lifespan_are_refused(key):
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(scope["type"])
+
+    protected = zjwt.asgi_middleware(app, make_verifier(key), public_paths=["/public"])
+    for scope_type in ("webtransport", "background", "HTTP"):
+        with pytest.raises(ValueError, match=f"refuses ASGI scope type '{scope_type}'"):
+            asyncio.run(protected({"type": scope_type, "path": "/public", "headers": []}, None, None))
+    asyncio.run(protected({"type": "lifespan"}, None, None))
+    assert seen == ["lifespan"], "nothing zjwt cannot authenticate reached the app"
+
+
 def test_the_loop_keeps_serving_public_and_cached_tokens_while_a_refresh_hangs(key, jwks_server):
     clock = Clock()
     source = zjwt.RemoteKeySet(jwks_server.url, clock=clock)
@@ -3295,7 +3552,7 @@ def test_the_readmes_asgi_recipes_work_under_uvicorn(key, jwks_server, framework
         assert status == 401 and headers["www-authenticate"] == 'Bearer realm="api"' and "bearer" in body["message"]
         status, headers, body = call(base, "GET", "/protected", bearer(make_token(key, claims(aud="payments"))))
         assert status == 401 and 'error="invalid_token"' in headers["www-authenticate"]
-        assert body["message"] == "the token is meant for 'payments', not for ['orders']"
+        assert body["message"] == "the token is meant for 'payments', not for this service"
         twice = b"GET /protected HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n"
         assert raw_request(base, twice).startswith(b"HTTP/1.1 400 ")
         namespace["verifier"].key_source = down.key_source  # now the issuer's keys are unreachable
@@ -3428,7 +3685,7 @@ def test_demo_dev_flow_from_the_printed_curl_command(demo):
         and body["user"]["exp"] > time.time() + 3500
     )
     assert call(demo, "GET", "/public")[:3:2] == (200, {"message": "Public endpoint: no token needed"})
-    discovery = f"{demo.dev.url}/.well-known/openid-configuration"
+    discovery = f"{demo.key_server.issuer}/.well-known/openid-configuration"
     assert demo.verifier.key_source.jwks_uri_from == f"the discovery document {discovery}", "found as real ones are"
     assert call(demo, "GET", "/dev/issuer/.well-known/openid-configuration")[2] == {
         "issuer": demo.dev.url,
@@ -3627,6 +3884,7 @@ def test_item6_a_body_shorter_than_its_content_length_gets_408_at_the_request_de
 def test_item7_slow_clients_get_a_deadline_and_connections_beyond_the_cap_get_503():
     slow_server = server.make_server(server.Config(port=0, quiet=True, request_timeout=1.0, max_connections=8))
     threading.Thread(target=slow_server.serve_forever, args=(0.05,), daemon=True).start()
+    time.sleep(0.3)  # the key server's threads for the start-up fetch have ended
     threads_before = threading.active_count()
     try:
         slowloris = [socket.create_connection(slow_server.server_address, timeout=5) for _ in range(8)]
@@ -3651,6 +3909,49 @@ def test_item7_slow_clients_get_a_deadline_and_connections_beyond_the_cap_get_50
     finally:
         slow_server.shutdown()
         slow_server.server_close()
+
+
+def test_hardening_4_clients_holding_every_slot_cannot_starve_the_demo_of_its_keys():
+    small = server.make_server(server.Config(port=0, quiet=True, request_timeout=2.0, max_connections=5))
+    assert small.verifier.key_source.age is not None, "the keys are loaded before the first client is served"
+    threading.Thread(target=small.serve_forever, args=(0.05,), daemon=True).start()
+    held = []
+    try:
+        held = [socket.create_connection(small.server_address, timeout=5) for _ in range(4)]
+        time.sleep(0.2)  # accepted: four of the five slots are held by idle clients
+        assert call(small, "GET", "/protected", bearer(small.dev.mint()))[0] == 200
+        time.sleep(0.3)  # that connection's slot is free again
+        held.append(socket.create_connection(small.server_address, timeout=5))
+        time.sleep(0.2)  # now every slot is held
+        with socket.create_connection(small.server_address, timeout=5) as sixth:
+            assert sixth.recv(4096).startswith(b"HTTP/1.1 503 "), "clients beyond the cap are refused"
+        started = time.perf_counter()
+        assert small.verifier.key_source.reload().kids == {small.dev.kid}, "the verifier's own fetch is not"
+        assert time.perf_counter() - started < 1 and small.verifier.key_source.failure_count == 0
+    finally:
+        for conn in held:
+            conn.close()
+        small.shutdown()
+        small.server_close()
+
+
+@pytest.mark.parametrize(
+    "request_bytes, status",
+    [
+        (b"GET /public HTTP/1.1\r\n\r\n", b"400"),
+        (b"GET /public HTTP/1.1\r\nHost: HOST\r\nHost: attacker.example\r\n\r\n", b"400"),
+        (b"GET /public HTTP/1.0\r\nHost: HOST\r\nHost: HOST\r\n\r\n", b"400"),
+        (b"GET /public HTTP/1.0\r\n\r\n", b"200"),  # HTTP/1.0 may leave Host out
+        (b"GET /public HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n", b"200"),
+    ],
+    ids=["1.1 without Host", "1.1 with two", "1.0 with two", "1.0 without", "1.1 with one"],
+)
+def test_hardening_5_a_request_without_host_or_with_two_gets_400(demo, request_bytes, status):
+    reply = raw_exchange(demo, request_bytes.replace(b"HOST", demo_host(demo)))
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == status, reply[:200]
+    if status == b"400":
+        assert b"exactly one Host header" in body and b"Connection: close" in head
 
 
 @pytest.mark.parametrize("host", ["127.attacker.example", "127.0.0.1.nip.io", "10.0.0.5", "::ffff:8.8.8.8"])
@@ -3734,6 +4035,49 @@ def test_the_readme_first_command_runs_the_demo_and_its_curl_command_works():
         out, err = process.communicate(timeout=10)
     assert process.returncode == 0 and "stopped" in out and "Traceback" not in err
     assert '"GET /protected HTTP/1.1" 200' in err, "one access log line per request on stderr"
+
+
+def test_hardening_9_the_module_docstrings_quick_start_verifies_a_real_issuers_token(key, jwks_server):
+    quick_start = re.search(r"Quick start::\n\n(.*?)\n\n\S", zjwt.__doc__, re.S).group(1)
+    issuer = lay_out_issuer(jwks_server, *ISSUER_LAYOUTS["Okta"])
+    code = textwrap.dedent(quick_start).replace("https://my-api-a32f34.zuplo.api/__zuplo/issuer", issuer)
+    namespace = {"authorization": "Bearer " + real_time_token(key, iss=issuer, aud="orders-api")}
+    exec(code, namespace)  # word for word, with the issuer's URL on 127.0.0.1
+    assert namespace["claims"]["aud"] == "orders-api"
+    namespace["authorization"] = "Bearer " + real_time_token(key, iss=issuer, aud="another-api")
+    exec(code, namespace)
+    assert namespace["status"] == 401
+
+
+def test_hardening_9_after_a_failed_fetch_with_usable_keys_an_unknown_kid_gets_401_not_503(key, jwks_server):
+    verifier, source, clock = remote_verifier(jwks_server)
+    verifier.verify(lasting_token(key))
+    jwks_server.behaviour = "status"  # the issuer is down from now on
+    clock.advance(31)
+    for _ in range(2):  # the first makes the fetch, which fails; the second finds the source cooling down
+        with pytest.raises(zjwt.UnknownKey) as raised:
+            verifier.verify(lasting_token(key, "rotated"))
+        assert zjwt.error_response(raised.value)[0] == 401
+    assert source.failure_count == 1 and jwks_server.requests == 2
+    clock.now = NOW + zjwt.MAX_STALE_SECONDS  # a day after the last fetch that succeeded, not after the outage began
+    with pytest.raises(zjwt.KeySetUnavailable):
+        verifier.verify(lasting_token(key))
+
+
+def test_hardening_9_the_prose_says_what_the_code_does():
+    readme = (HERE / "README.md").read_text()
+    assert "x5t#S256" in zjwt.read_header.__doc__ and "x5t#S256" in readme
+    assert "RSA" not in zjwt._algorithm_set.__doc__  # it accepts every algorithm in ALGORITHMS
+    assert "EdDSA and Ed25519" in zjwt._algorithms_for.__doc__ and "RS* and PS* alike" in zjwt._algorithms_for.__doc__
+    assert "(r, n − s)" in zjwt.__doc__ + inspect_source(zjwt) and "jti" in readme
+    assert "point at infinity" in zjwt._ecdsa_scalars_in_range.__doc__
+    assert "Python 3.11 or newer" in readme and "strict_mode" in readme
+    assert "[1, n − 1]" in zjwt.ecdsa_verify.__doc__ and "S < L" in zjwt.ed25519_verify.__doc__
+    assert "after the last fetch that succeeded" in readme and "an unknown `kid` is then a 401" in readme
+
+
+def inspect_source(module) -> str:
+    return Path(module.__file__).read_text()
 
 
 def test_the_readme_test_command_is_the_one_ci_runs():

@@ -9,12 +9,14 @@ Quick start::
 
     import zjwt
 
-    verifier = zjwt.Verifier(issuer="https://my-api-a32f34.zuplo.api/__zuplo/issuer")
+    verifier = zjwt.Verifier(
+        "https://my-api-a32f34.zuplo.api/__zuplo/issuer",  # exactly the "iss" of your tokens
+        audience="orders-api",  # exactly what their "aud" names: this service
+    )
     try:
-        claims = verifier.authenticate(request.headers.get("Authorization"))
+        claims = verifier.authenticate(authorization)  # the request's Authorization header
     except zjwt.AuthError as error:
-        status, headers, body = zjwt.error_response(error)  # 401, 400 or 503
-        ...  # send them: the headers follow RFC 6750
+        status, headers, body = zjwt.error_response(error)  # 401, 400 or 503, with RFC 6750 headers: send them
 
 The path of one token, and where each step is written (chapter numbers are
 those of the banners below)::
@@ -23,7 +25,7 @@ those of the banners below)::
      2. Verifier._verify        at most 8 KiB; a token verified before is reused   8 Verifier
      3. split_token             exactly three segments: header.payload.signature   8 Verifier
      4. read_header             the JOSE header: alg on the allow-list, crit        8 Verifier
-                                refused, kid; jwk, jku, x5u, x5c never read
+                                refused, kid; jwk, jku, x5u, x5c, x5t never read
      5. RemoteKeySet.key_set    the issuer's JWKS: found by discovery, cached,      7 Key source
                                 refreshed one fetch at a time
      6. find_key                the one key for (kid, alg)                          3 Keys
@@ -90,7 +92,8 @@ import time
 import types
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -136,7 +139,6 @@ __all__ = [
     "key_from_jwk",
     "parse_json",
     "parse_key_set",
-    "public_key",
     "read_header",
     "split_token",
     "verify_signature",
@@ -174,15 +176,21 @@ logger = logging.getLogger("zjwt")
 
 
 class AuthError(Exception):
-    """A request that must not reach the protected resource, with the answer to send."""
+    """A request that must not reach the protected resource, with the answer to send.
+
+    message tells the client what was wrong with its request, and only that;
+    internal adds what only operators may see (the JWKS URL, the configured
+    audience, why a fetch failed).  str(error) holds both, for logs and the CLI.
+    """
 
     status = 401  # HTTP status a server should send
     error: str | None = None  # RFC 6750 3.1 error code, or None
     retry_after: int | None = None  # seconds, for the Retry-After header of a 503
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, internal: str | None = None):
+        super().__init__(message if internal is None else f"{message} ({internal})")
+        self.message = message  # for the client: what was wrong with its request or token
+        self.internal = internal  # for operators only: URLs, hosts, configuration, exception text
 
     def www_authenticate(self, realm: str = DEFAULT_REALM) -> str | None:
         """Return the RFC 6750 3 WWW-Authenticate value for this error."""
@@ -251,8 +259,8 @@ class KeySetUnavailable(AuthError):
 
     status = 503
 
-    def __init__(self, message: str, retry_after: int):
-        super().__init__(message)
+    def __init__(self, message: str, retry_after: int, internal: str | None = None):
+        super().__init__(message, internal)
         self.retry_after = retry_after
 
     def www_authenticate(self, realm: str = DEFAULT_REALM) -> None:
@@ -273,6 +281,16 @@ def _show(value: object, limit: int = 40) -> str:
     return "a JSON " + ("object" if isinstance(value, dict) else "array")
 
 
+def _printable(text: str) -> str:
+    """Return text with control characters escaped: text from outside must not forge log lines or drive terminals."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def _reason(error: BaseException) -> str:
+    """Return why an operation failed, as one escaped line for logs and operators: "TimeoutError: ..."."""
+    return _printable(f"{type(error).__name__}: {error}")
+
+
 def _header_safe(text: str) -> str:
     """Return text with every character RFC 6750 3 forbids in a quoted value replaced by '?'."""
     return "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in text)
@@ -285,7 +303,11 @@ def _header_safe(text: str) -> str:
 # parser reads it alike.  A second spelling of the same signed token gets past
 # a deny-list or replay cache keyed on the token's text and splits logs; a JSON
 # text two parsers read differently lets the value checked differ from the value
-# used.
+# used.  One second spelling is not ours to close: an ECDSA signature (r, s)
+# has a twin, (r, n − s), that verifies as well.  JOSE does not ask for low S
+# and issuers emit both, so zjwt accepts either (chapter 4); a replay or
+# deny-list must therefore key on jti, or on the signing input (header.payload),
+# never on the token's text.
 # ---------------------------------------------------------------------------
 
 # '-' and '_' become the standard alphabet; '+', '/' and '=' become '!', which
@@ -420,14 +442,26 @@ _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})  # RFC 75
 
 @dataclass(eq=False)  # compared by identity: a key set holds each key object once
 class PublicKey:
-    """A public key from a JWKS, ready to verify signatures."""
+    """A public key that passed the key policy, ready to verify signatures.
+
+    However it is built (from a JWK, from PEM, or by hand), it is checked by
+    check_key_policy first: no PublicKey exists that the policy refuses, so
+    both backends are handed the same keys and give the same answers.
+    """
 
     kty: str  # "RSA", "EC" or "OKP" (RFC 7518 6, RFC 8037 2)
     public: tuple  # RSA (n, e); EC (curve, x, y); OKP ("Ed25519", the 32-byte encoded point)
-    kid: str | None  # key id the tokens name (RFC 7517 4.5)
-    alg: str | None  # the one algorithm this key may verify, when the JWK says (RFC 7517 4.4)
-    size: int  # the length of every signature it makes, in bytes (RFC 8017 8.2.2, RFC 7518 3.4, RFC 8032 5.1.6)
-    native: object  # cryptography's public key, or None without cryptography
+    kid: str | None = None  # key id the tokens name (RFC 7517 4.5)
+    alg: str | None = None  # the algorithm this key is for, when its JWK says (RFC 7517 4.4); see _algorithms_for
+    size: int = field(init=False)  # the length of every signature it makes, in bytes (RFC 8017 8.2.2, RFC 7518 3.4)
+    native: Any = field(init=False, repr=False)  # cryptography's public key, or None without cryptography
+
+    def __post_init__(self) -> None:
+        check_key_policy(self.kty, self.public)
+        if self.alg is not None and self.alg not in _algorithms_for(self.kty, self.public):
+            raise ValueError(f"alg {_show(self.alg)} does not fit an {_key_kind(self.kty, self.public)} key")
+        self.size = _signature_size(self.kty, self.public)
+        self.native = _native_key(self.kty, self.public)
 
 
 @functools.cache
@@ -459,11 +493,6 @@ def _cryptography():
     )
 
 
-def public_key(kty: str, public: tuple, kid: str | None = None, alg: str | None = None) -> PublicKey:
-    """Return a PublicKey without any policy check (key_from_jwk applies the policy)."""
-    return PublicKey(kty, public, kid, alg, _signature_size(kty, public), _native_key(kty, public))
-
-
 def _signature_size(kty: str, public: tuple) -> int:
     """Return the length of every signature a key makes: k bytes for RSA, R || S for ECDSA, 64 for Ed25519."""
     if kty == "RSA":
@@ -486,8 +515,28 @@ def _native_key(kty: str, public: tuple) -> object:
         return None
 
 
-def check_key_policy(n: int, e: int) -> None:
+def check_key_policy(kty: str, public: tuple) -> None:
+    """Raise ValueError unless public holds a key of type kty that zjwt will trust: the gate every key passes."""
+    policy = _KEY_POLICIES.get(kty) if isinstance(kty, str) else None
+    if policy is None:  # RFC 7517 5: a key of a type we do not know ("oct", "rsa") is ignored
+        raise ValueError(f"kty {_show(kty)} is not RSA, EC or OKP")
+    policy(public)
+
+
+def _public_values(public: object, kty: str, *types: type) -> tuple:
+    """Return public if it is a tuple of values of these types (never a bool for an int), else raise ValueError."""
+    if not (
+        isinstance(public, tuple)
+        and len(public) == len(types)
+        and all(isinstance(v, t) and type(v) is not bool for v, t in zip(public, types, strict=True))
+    ):
+        raise ValueError(f"not the public values of an {kty} key")
+    return public
+
+
+def _rsa_policy(public: tuple) -> None:
     """Raise ValueError unless (n, e) is an RSA key zjwt will trust."""
+    n, e = _public_values(public, "RSA", int, int)
     bits = n.bit_length()  # the integer's size: leading zero octets add nothing to a key's strength
     if bits < MIN_RSA_BITS:  # 512-bit keys are factored in hours; whoever factors n can sign anything
         raise ValueError(f"{bits}-bit modulus is below the {MIN_RSA_BITS}-bit minimum (RFC 7518 3.3)")
@@ -500,6 +549,34 @@ def check_key_policy(n: int, e: int) -> None:
     # defeats Bleichenbacher's e = 3 forgery, see emsa_pkcs1_v1_5.)
     if e < 3 or e % 2 == 0 or e >= n or e >= MAX_RSA_EXPONENT:
         raise ValueError("public exponent must be odd, at least 3 and below 2**64")
+
+
+def _ec_policy(public: tuple) -> None:
+    """Raise ValueError unless (curve, x, y) is a point of a NIST curve zjwt verifies."""
+    crv, x, y = _public_values(public, "EC", str, int, int)
+    if crv not in CURVES:
+        raise ValueError(f"curve {_show(crv)} is not one zjwt verifies ({', '.join(CURVES)})")
+    # A point off the curve lies on another, weaker curve (the invalid-curve attacks); one not reduced
+    # below p is a second spelling of a point.  Either way the key is not what the issuer's would be.
+    if not _on_curve(CURVES[crv], x, y):
+        raise ValueError(f"the point (x, y) is not on {crv}")
+
+
+def _okp_policy(public: tuple) -> None:
+    """Raise ValueError unless ("Ed25519", x) holds the one encoding of an Ed25519 point of large order."""
+    crv, x = _public_values(public, "OKP", str, bytes)
+    if crv == "X25519":  # the same curve in another form, for key agreement: one key, one purpose
+        raise ValueError("an X25519 key is for key agreement, not signatures (RFC 8037 3.2)")
+    if crv != "Ed25519":
+        raise ValueError(f"curve {_show(crv)} is not one zjwt verifies (Ed25519)")
+    point = _ed25519_decode(x) if len(x) == 32 else None
+    if point is None:  # RFC 8032 5.1.3: not a point, or a second spelling of one
+        raise ValueError("x is not the 32-byte encoding of an Ed25519 point")
+    if _small_order(point):  # no private key makes one, and many (R, S) pairs fit it: anyone could sign
+        raise ValueError("x is a point of small order, not a public key")
+
+
+_KEY_POLICIES: dict[str, Callable[[tuple], None]] = {"RSA": _rsa_policy, "EC": _ec_policy, "OKP": _okp_policy}
 
 
 _STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
@@ -540,7 +617,10 @@ def _key_integer(jwk: dict, name: str) -> int:
 
 
 def _read_jwk(jwk: object) -> tuple[str, tuple, str | None, str | None]:
-    """Return (kty, public, kid, alg) of a JWK usable for signatures, or raise ValueError saying why not."""
+    """Return (kty, public, kid, alg) of a JWK meant for signatures, or raise ValueError saying why not.
+
+    This reads the JWK's members; PublicKey then applies the key policy.
+    """
     if not isinstance(jwk, dict):
         raise ValueError("not a JSON object")
     kty = jwk.get("kty")
@@ -559,57 +639,51 @@ def _read_jwk(jwk: object) -> tuple[str, tuple, str | None, str | None]:
         raise ValueError("kid is not a string")
     if not _PRIVATE_MEMBERS.isdisjoint(jwk):  # anyone can sign with a published private key; never log it
         raise ValueError("the JWK contains private key members; the issuer has published a private key")
-    public = _KEY_READERS[kty](jwk)
-    # RFC 8725 3.1: one key, one alg.  A key used with several algorithms (an RSA key for PKCS#1 and PSS)
-    # lets a signature made for one be read under the other.
-    if alg is not None and alg not in _algorithms_for(kty, public):
-        raise ValueError(f"alg {alg} does not fit a {_key_kind(kty, public)} key")
-    return kty, public, kid, alg
+    return kty, _KEY_READERS[kty](jwk), kid, alg
+
+
+def _curve_name(jwk: dict) -> str:
+    """Return the crv member of an EC or OKP JWK (RFC 7518 6.2.1.1, RFC 8037 2), which must be a string."""
+    crv = jwk.get("crv")
+    if not isinstance(crv, str):  # the policy names the curves zjwt verifies; this is not even a name
+        raise ValueError(f"curve {_show(crv)} is not one zjwt verifies")
+    return crv
 
 
 def _rsa_public(jwk: dict) -> tuple[int, int]:
-    """Return (n, e) of an RSA JWK (RFC 7518 6.3.1) that passes the key policy."""
-    n, e = _key_integer(jwk, "n"), _key_integer(jwk, "e")
-    check_key_policy(n, e)
-    return n, e
+    """Return (n, e) of an RSA JWK (RFC 7518 6.3.1)."""
+    return _key_integer(jwk, "n"), _key_integer(jwk, "e")
 
 
 def _ec_public(jwk: dict) -> tuple[str, int, int]:
-    """Return (curve, x, y) of an EC JWK (RFC 7518 6.2.1) whose point lies on its curve."""
-    crv = jwk.get("crv")
-    if crv not in CURVES:
-        raise ValueError(f"curve {_show(crv)} is not one zjwt verifies ({', '.join(CURVES)})")
-    x, y = _key_integer(jwk, "x"), _key_integer(jwk, "y")
-    # A point off the curve lies on another, weaker curve (the invalid-curve attacks); one not reduced
-    # below p is a second spelling of a point.  Either way the key is not what the issuer's would be.
-    if not _on_curve(CURVES[crv], x, y):
-        raise ValueError(f"the point (x, y) is not on {crv}")
-    return crv, x, y
+    """Return (curve, x, y) of an EC JWK (RFC 7518 6.2.1)."""
+    return _curve_name(jwk), _key_integer(jwk, "x"), _key_integer(jwk, "y")
 
 
 def _okp_public(jwk: dict) -> tuple[str, bytes]:
-    """Return ("Ed25519", x) of an OKP JWK (RFC 8037 2) whose x encodes a point of the curve."""
-    crv = jwk.get("crv")
-    if crv == "X25519":  # the same curve in another form, for key agreement: one key, one purpose
-        raise ValueError("an X25519 key is for key agreement, not signatures (RFC 8037 3.2)")
-    if crv != "Ed25519":
-        raise ValueError(f"curve {_show(crv)} is not one zjwt verifies (Ed25519)")
-    x = _key_octets(jwk, "x")
-    point = _ed25519_decode(x) if len(x) == 32 else None
-    if point is None:  # RFC 8032 5.1.3: not a point, or a second spelling of one
-        raise ValueError("x is not the 32-byte encoding of an Ed25519 point")
-    if _small_order(point):  # no private key makes one, and many (R, S) pairs fit it: anyone could sign
-        raise ValueError("x is a point of small order, not a public key")
-    return crv, x
+    """Return (curve, x) of an OKP JWK (RFC 8037 2)."""
+    return _curve_name(jwk), _key_octets(jwk, "x")
 
 
-_KEY_READERS = {"RSA": _rsa_public, "EC": _ec_public, "OKP": _okp_public}
+_KEY_READERS: dict[str, Callable[[dict], tuple]] = {"RSA": _rsa_public, "EC": _ec_public, "OKP": _okp_public}
 
 
-def _algorithms_for(kty: str, public: tuple) -> list[str]:
-    """Return the algorithms a key of this type and curve can verify: all RSA ones, or its curve's one."""
+def _algorithms_for(kty: str, public: tuple, alg: str | None = None) -> list[str]:
+    """Return the algs a key may verify: those of its type and curve, or only those that mean its own alg.
+
+    A JWK that names its alg (RFC 7517 4.4) is bound to that algorithm, not to
+    the label: EdDSA and Ed25519 (RFC 9864) are one algorithm for an Ed25519
+    key, so an issuer that relabels its tokens before its JWKS loses none.  A
+    JWK without alg (most issuers omit it) serves every alg of its type and
+    curve: an RSA key serves RS* and PS* alike.  Either way the verifier's
+    allow-list decides which labels a token may carry.
+    """
+    if alg is not None:
+        return [label for label, spec in ALGORITHMS.items() if spec == ALGORITHMS[alg]]
     return [
-        alg for alg, (needs, curve, _) in ALGORITHMS.items() if needs == kty and (kty == "RSA" or curve == public[0])
+        label
+        for label, (needs, curve, _) in ALGORITHMS.items()
+        if needs == kty and (kty == "RSA" or curve == public[0])
     ]
 
 
@@ -620,7 +694,7 @@ def _key_kind(kty: str, public: tuple) -> str:
 
 def key_from_jwk(jwk: object) -> PublicKey:
     """Return the PublicKey of one JWK, or raise ValueError saying why it cannot verify signatures."""
-    return public_key(*_read_jwk(jwk))
+    return PublicKey(*_read_jwk(jwk))
 
 
 _AMBIGUOUS = object()  # lookup marker: several keys answer to the same (kid, alg)
@@ -649,9 +723,10 @@ class KeySet:
 def parse_key_set(document: object, source: str = "the configured JWKS", previous: KeySet | None = None) -> KeySet:
     """Return the keys of a JWKS (RFC 7517 5), usable or not, or raise ValueError if it is not a JWKS.
 
-    Each key zjwt cannot use is logged once, at WARNING, with why.  Keys
-    unchanged since previous keep their PublicKey object, so tokens cached as
-    verified by them stay valid across refreshes.
+    Each key zjwt cannot use is logged at WARNING with why, once: a refresh that
+    finds it again (previous) says nothing new.  Keys unchanged since previous
+    keep their PublicKey object, so tokens cached as verified by them stay valid
+    across refreshes.
     """
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise ValueError("not a JWKS: expected a JSON object with a 'keys' array")
@@ -661,15 +736,17 @@ def parse_key_set(document: object, source: str = "the configured JWKS", previou
     if not all(isinstance(jwk, dict) for jwk in jwks):
         raise ValueError("'keys' holds something other than JSON objects")
     known = {(k.kty, k.public, k.kid, k.alg): k for k in previous.keys} if previous else {}
+    reported = set(previous.report) if previous else set()
     keys, report = [], []
     for jwk in jwks:
         try:
             fields = _read_jwk(jwk)
+            keys.append(known.get(fields) or PublicKey(*fields))
         except ValueError as error:  # RFC 7517 5: ignore keys we cannot use, but say why
-            logger.warning("%s: key %s cannot be used: %s", source, _show(jwk.get("kid")), error)
             report.append((*_describe(jwk, None), str(error)))
+            if report[-1] not in reported:
+                logger.warning("%s: key %s cannot be used: %s", source, _show(jwk.get("kid")), error)
             continue
-        keys.append(known.get(fields) or public_key(*fields))
         report.append((*_describe(jwk, keys[-1]), None))
     kids = frozenset(k.kid for k in keys if k.kid is not None)
     skipped = {kid: reason for kid, *_, reason in report if reason and isinstance(kid, str) and kid not in kids}
@@ -689,7 +766,7 @@ def _index(keys: list[PublicKey], source: str) -> dict:
     """Return the (kid, alg) -> key lookup of a key set, marking names that fit several keys."""
     lookup: dict = {}
     for key in keys:
-        for alg in [key.alg] if key.alg else _algorithms_for(key.kty, key.public):
+        for alg in _algorithms_for(key.kty, key.public, key.alg):
             for name in {key.kid, None}:  # kid None: a token without kid, served only by a lone key
                 lookup[name, alg] = key if (name, alg) not in lookup else _AMBIGUOUS
     # RFC 7517 4.5: kids SHOULD be distinct.  Were the first of two keys to win, which one verifies would
@@ -708,17 +785,20 @@ def find_key(key_set: KeySet, kid: str | None, alg: str) -> PublicKey:
     key = key_set.lookup.get((kid, alg))
     if isinstance(key, PublicKey):
         return key
+    where = f"key set from {key_set.source}"  # the JWKS URL is for operators, not for clients
     if key is _AMBIGUOUS:
         named = f"key id {_show(kid)}" if kid is not None else "a token without 'kid'"
-        raise UnknownKey(f"{named} matches several {alg} keys in {key_set.source}; refusing to guess")
+        raise UnknownKey(f"{named} matches several {alg} keys of the issuer; refusing to guess", where)
     if kid in key_set.skipped:
-        raise UnknownKey(f"key {_show(kid)} in {key_set.source} cannot be used: {key_set.skipped[kid]}")
-    if kid in key_set.kids:
-        raise UnknownKey(f"key {_show(kid)} in {key_set.source} is not for {alg} (RFC 8725 3.1: one key, one alg)")
-    none = "" if key_set.keys else f" (it has no usable key: {_reasons(key_set)})"
+        raise UnknownKey(f"the issuer's key {_show(kid)} cannot be used: {key_set.skipped[kid]}", where)
+    if kid in key_set.kids:  # RFC 8725 3.1: the key decides which algorithms it verifies, not the token
+        fits = sorted({a for k in key_set.keys if k.kid == kid for a in _algorithms_for(k.kty, k.public, k.alg)})
+        raise UnknownKey(f"the issuer's key {_show(kid)} is for {', '.join(fits)}, not for {alg}", where)
+    if not key_set.keys:
+        where += f", which has no usable key: {_reasons(key_set)}"
     if kid is None:
-        raise UnknownKey(f"the token has no 'kid' and no key in {key_set.source} is for {alg}{none}")
-    raise UnknownKey(f"no key with id {_show(kid)} in {key_set.source}{none}")
+        raise UnknownKey(f"the token has no 'kid' and no key of the issuer is for {alg}", where)
+    raise UnknownKey(f"no key with id {_show(kid)} in the issuer's key set", where)
 
 
 def _reasons(key_set: KeySet) -> str:
@@ -751,11 +831,13 @@ def default_backend() -> str:
 def verify_signature(
     alg: str, key: PublicKey, signing_input: bytes, signature: bytes, backend: str | None = None
 ) -> bool:
-    """Return True only if signature is a valid alg signature of signing_input under key."""
+    """Return True only if signature is a valid alg signature of signing_input under key (ValueError: no such alg)."""
+    if alg not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {_show(alg)}: zjwt verifies {', '.join(ALGORITHMS)}")
     kty, curve, _ = ALGORITHMS[alg]
-    # RFC 8725 3.1: one key, one alg.  The alg comes from the token: were a key used for whatever alg the
-    # token names, an attacker could choose the algorithm the key is read under (HS256 keyed with an RSA
-    # public key is the famous case; zjwt has no HS256 at all).
+    # RFC 8725 3.1: the key's type and curve decide what it verifies.  The alg comes from the token: were a
+    # key used for whatever alg the token names, an attacker could choose the algorithm the key is read under
+    # (HS256 keyed with an RSA public key is the famous case; zjwt has no HS256 at all).
     if key.kty != kty or (kty != "RSA" and key.public[0] != curve):
         return False
     # Exactly as long as the key's signatures: a trimmed, padded (RFC 8017 8.2.2 step 1) or DER-encoded
@@ -791,21 +873,21 @@ def _verify_ecdsa(alg: str, key: PublicKey, signing_input: bytes, signature: byt
     curve = CURVES[key.public[0]]
     half = curve.size
     r, s = int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big")
-    if not (0 < r < curve.n and 0 < s < curve.n):  # SEC 1 4.1.4 step 1
-        return False  # r = s = 0 verified anything in Java 15-18 (CVE-2022-21449); r + n would pass for r
-    if openssl:  # OpenSSL wants the DER form that JOSE replaced with R || S
-        crypto = _cryptography()
-        return _openssl_accepts(key, crypto.der(r, s), signing_input, crypto.params[alg])
-    return ecdsa_verify(curve, key.public[1:], ALGORITHMS[alg][2](signing_input).digest(), r, s)
+    if not openssl:
+        return ecdsa_verify(curve, key.public[1:], ALGORITHMS[alg][2](signing_input).digest(), r, s)
+    if not _ecdsa_scalars_in_range(curve, r, s):  # the same rule before OpenSSL as ecdsa_verify applies
+        return False
+    crypto = _cryptography()  # OpenSSL wants the DER form that JOSE replaced with R || S
+    return _openssl_accepts(key, crypto.der(r, s), signing_input, crypto.params[alg])
 
 
 def _verify_ed25519(key: PublicKey, signing_input: bytes, signature: bytes, openssl: bool) -> bool:
     """Return True if an EdDSA signature R || S (RFC 8032 5.1.6) verifies under an Ed25519 key."""
-    if int.from_bytes(signature[32:], "little") >= ED25519.n:  # RFC 8032 5.1.7 step 1
-        return False  # S + L would verify as well: one signature, two spellings
-    if openssl:
-        return _openssl_accepts(key, signature, signing_input)
-    return ed25519_verify(key.public[1], signing_input, signature)
+    if not openssl:
+        return ed25519_verify(key.public[1], signing_input, signature)
+    if not _ed25519_s_in_range(signature):  # the same rule before OpenSSL as ed25519_verify applies
+        return False
+    return _openssl_accepts(key, signature, signing_input)
 
 
 def _openssl_accepts(key: PublicKey, *arguments) -> bool:
@@ -834,6 +916,8 @@ def emsa_pkcs1_v1_5(hash_name: str, digest: bytes, k: int) -> int | None:
     nowhere for garbage to hide.  The values compared are public, so a plain
     integer comparison leaks nothing.
     """
+    if hash_name not in _DIGEST_INFO or len(digest) != hashlib.new(hash_name).digest_size:
+        raise ValueError(f"digest is not a {_show(hash_name)} hash (zjwt knows {', '.join(_DIGEST_INFO)})")
     prefix = _pkcs1_prefix(hash_name, k)
     return None if prefix is None else prefix | int.from_bytes(digest, "big")
 
@@ -949,18 +1033,33 @@ def _on_curve(curve: Curve, x: int, y: int) -> bool:
 
 
 def ecdsa_verify(curve: Curve, point: tuple[int, int], digest: bytes, r: int, s: int) -> bool:
-    """Return True if (r, s), each in [1, n − 1], is an ECDSA signature of digest by point (SEC 1 4.1.4).
+    """Return True if (r, s) is an ECDSA signature of digest by point (SEC 1 4.1.4).
 
-    The signer knows d with Q = d·G; it picked a secret k and published
-    r = x(k·G) mod n and s = k⁻¹·(e + r·d) mod n.  Then
+    False, whatever else holds, unless r and s each lie in [1, n − 1] and
+    point is a point of curve with coordinates below p: this function checks
+    its own inputs.  The signer knows d with Q = d·G; it picked a secret k and
+    published r = x(k·G) mod n and s = k⁻¹·(e + r·d) mod n.  Then
     k·G = (e·s⁻¹)·G + (r·s⁻¹)·Q, which anyone can compute from public values.
     """
+    if not _ecdsa_scalars_in_range(curve, r, s) or not _on_curve(curve, *point):
+        return False
     n, p = curve.n, curve.p
     e = int.from_bytes(digest, "big") >> max(0, 8 * len(digest) - n.bit_length())  # the hash's leftmost bits
     w = pow(s, -1, n)
     base, key = _ec_table(curve, curve.gx, curve.gy, BASE_WINDOW), _ec_table(curve, *point, KEY_WINDOW)
     x, _, z = _multiply_add(curve, e * w % n, base, r * w % n, key, _ec_double, _ec_add, _INFINITY)
     return z != 0 and x * pow(z * z, -1, p) % p % n == r  # R is not the point at infinity, and x(R) = r
+
+
+def _ecdsa_scalars_in_range(curve: Curve, r: int, s: int) -> bool:
+    """Return True if r and s each lie in [1, n − 1] (SEC 1 4.1.4 step 1).
+
+    CVE-2022-21449: with s = 0 there is no s⁻¹; Java 15-18 computed with 0
+    anyway, so R came out as the point at infinity, whose x it read as 0, equal
+    to r = 0: the signature (0, 0) verified every message.  And r + n or s + n
+    would be a second spelling of a signature.
+    """
+    return 0 < r < curve.n and 0 < s < curve.n
 
 
 _INFINITY = (1, 1, 0)  # the neutral point, in Jacobian coordinates: any Z = 0
@@ -1017,14 +1116,17 @@ def _ec_affine(curve: Curve, point: tuple) -> tuple[int, int]:
 
 
 def ed25519_verify(public: bytes, message: bytes, signature: bytes) -> bool:
-    """Return True if signature = R || S, S < L, is an Ed25519 signature of message by public (RFC 8032 5.1.7).
+    """Return True if signature = R || S is an Ed25519 signature of message by public (RFC 8032 5.1.7).
 
-    The signer knows a with A = a·B; it picked a secret r, published R = r·B
-    and S = r + k·a mod L, where k = SHA-512(R || A || message).  Then
-    S·B = R + k·A: compute S·B − k·A and compare its encoding with R.
+    False, whatever else holds, unless signature is 64 bytes with S < L and
+    public is the one 32-byte encoding of a point not of small order: this
+    function checks its own inputs.  The signer knows a with A = a·B; it
+    picked a secret r, published R = r·B and S = r + k·a mod L, where
+    k = SHA-512(R || A || message).  Then S·B = R + k·A: compute S·B − k·A and
+    compare its encoding with R.
     """
-    point = _ed25519_decode(public)
-    if point is None:
+    point = _ed25519_decode(public) if len(public) == 32 else None
+    if len(signature) != 64 or not _ed25519_s_in_range(signature) or point is None or _small_order(point):
         return False
     k = int.from_bytes(hashlib.sha512(signature[:32] + public + message).digest(), "little") % ED25519.n
     s = int.from_bytes(signature[32:], "little")
@@ -1034,6 +1136,14 @@ def ed25519_verify(public: bytes, message: bytes, signature: bytes) -> bool:
     inverse = pow(z, -1, ED25519.p)
     x, y = x * inverse % ED25519.p, y * inverse % ED25519.p
     return (y | (x & 1) << 255).to_bytes(32, "little") == signature[:32]  # the encoding of 5.1.2
+
+
+def _ed25519_s_in_range(signature: bytes) -> bool:
+    """Return True if S, the second half of an Ed25519 signature, is below L (RFC 8032 5.1.7 step 1).
+
+    S + L would verify as well: one signature, two spellings.
+    """
+    return int.from_bytes(signature[32:], "little") < ED25519.n
 
 
 _SQRT_MINUS_1 = pow(2, (ED25519.p - 1) // 4, ED25519.p)
@@ -1181,21 +1291,22 @@ def _check_audience(claims: dict, audience: frozenset) -> None:
     given to) one service opens all of them.  So a token with an aud is refused
     by a verifier that has no audience to compare it with (RFC 8725 3.9).
     """
+    expected = f"this service accepts {sorted(audience)}"  # configuration: for operators, not for clients
     if "aud" not in claims:
         if audience:  # RFC 8725 3.9: a service that has an audience accepts only tokens that name it
-            raise MissingClaim(f"the token has no 'aud' claim; expected one of {sorted(audience)}")
+            raise MissingClaim("the token has no 'aud' claim", expected)
         return
     aud = claims["aud"]
     if not audience:
         raise InvalidAudience(
-            f"the token is meant for audience {_show(aud)}, and this verifier has none: set Verifier(audience=...)"
+            f"the token is meant for audience {_show(aud)}, and this service has none", "set Verifier(audience=...)"
         )
     if type(aud) is str and aud in audience:  # a set lookup: "api" in "api-admin" would be a substring test
         return
     if type(aud) is not str and not (type(aud) is list and all(type(v) is str for v in aud)):  # [1, "me"] too
         raise InvalidAudience("the 'aud' claim must be a string or an array of strings")
     if type(aud) is str or audience.isdisjoint(aud):
-        raise InvalidAudience(f"the token is meant for {_show(aud)}, not for {sorted(audience)}")
+        raise InvalidAudience(f"the token is meant for {_show(aud)}, not for this service", expected)
 
 
 def check_claims(claims: dict, issuer: str, audience: frozenset, required: tuple, now: float, leeway: float) -> tuple:
@@ -1209,7 +1320,9 @@ def check_claims(claims: dict, issuer: str, audience: frozenset, required: tuple
     if iss != issuer:
         if "iss" not in claims:
             raise MissingClaim("the token has no 'iss' claim")
-        raise InvalidIssuer(f"the token was issued by {_show(iss, 80)}, not by {_show(issuer, 80)}")
+        raise InvalidIssuer(
+            f"the token was issued by {_show(iss, 80)}, not by this service's issuer", _show(issuer, 80)
+        )
     _check_audience(claims, audience)
     times = _numeric_date(claims, "exp"), _numeric_date(claims, "nbf"), _numeric_date(claims, "iat")
     check_times(*times, now, leeway)
@@ -1503,30 +1616,17 @@ class RemoteKeySet:
         keys, fetched_at = self._cached
         if keys is not None and keys.knows(kid) and self.clock() - fetched_at < self.cache_seconds:
             return keys  # the common case, decided without the lock
-        wait_until = time.monotonic() + self.timeout_seconds
-        with self._changed:
-            while True:
-                step = self._next_step(kid)
-                if step == "use":
-                    return self._cached[0]
-                if step == "refresh in background":
-                    self._begin_fetch()
-                    threading.Thread(target=self._fetch, name="zjwt-refresh", daemon=True).start()
-                    return self._cached[0]
-                if step == "unavailable":
+        step = self._take_step(kid, block)
+        if step is None:
+            return None
+        if step == "refresh in background":
+            self._refresh_in_background()
+        elif step == "fetch":
+            self._fetch()  # this call's own fetch, the only one: afterwards, the keys or an error
+            with self._changed:
+                if not self._usable():
                     raise self._unavailable()
-                if not block:
-                    return None
-                if step == "fetch":
-                    self._begin_fetch()
-                    break
-                if not self._changed.wait(wait_until - time.monotonic()) and self._fetching:
-                    raise self._unavailable(f"the fetch in flight took longer than {self.timeout_seconds:g} s")
-        self._fetch()  # this call's own fetch, the only one: afterwards, the keys or an error
-        with self._changed:
-            if self._usable():
-                return self._cached[0]
-            raise self._unavailable()
+        return self._cached[0]
 
     def reload(self) -> KeySet:
         """Fetch now, whatever the cache and cooldown say; return the new keys or raise KeySetUnavailable."""
@@ -1536,9 +1636,41 @@ class RemoteKeySet:
             self._begin_fetch()
             failures = self.failure_count
         self._fetch()
-        if self.failure_count > failures:
-            raise KeySetUnavailable(f"could not fetch the keys: {self.last_error}", 1)
-        return self._cached[0]
+        keys = self._cached[0]
+        if self.failure_count > failures or keys is None:
+            raise KeySetUnavailable("could not fetch the issuer's signing keys", 1, self.last_error)
+        return keys
+
+    def _take_step(self, kid: str | None, block: bool) -> str | None:
+        """Return "use", "fetch" or "refresh in background" for this caller, waiting while another fetch runs.
+
+        A fetch this returns is marked in flight already; None means the caller
+        (with block=False) would have to fetch or wait.
+        """
+        wait_until = time.monotonic() + self.timeout_seconds
+        with self._changed:
+            while True:
+                step = self._next_step(kid)
+                if step == "unavailable":
+                    raise self._unavailable()
+                if step == "use":
+                    return step
+                if not block and step != "refresh in background":
+                    return None
+                if step != "wait":
+                    self._begin_fetch()
+                    return step
+                if not self._changed.wait(wait_until - time.monotonic()) and self._fetching:
+                    raise self._unavailable(f"the fetch in flight took longer than {self.timeout_seconds:g} s")
+
+    def _refresh_in_background(self) -> None:
+        """Run the fetch already marked in flight on a thread of its own; if none can start, record the failure."""
+        try:
+            threading.Thread(target=self._fetch, name="zjwt-refresh", daemon=True).start()
+        except RuntimeError as error:  # "can't start new thread": a pids limit, or no memory
+            # Left marked in flight, no fetch would ever run again.  Recorded as a failed attempt, it is
+            # retried after the cooldown, and once the keys are too old a caller fetches on its own thread.
+            self._end_fetch(None, error)
 
     def _next_step(self, kid: str | None) -> str:
         """Return what a caller needing kid's key should do now: a row of the class docstring's table."""
@@ -1562,48 +1694,79 @@ class RemoteKeySet:
         return keys is not None and self.clock() - fetched_at < self.max_stale_seconds
 
     def _unavailable(self, reason: str | None = None) -> KeySetUnavailable:
-        """Return the 503 error for callers that cannot have keys now, with when to retry."""
+        """Return the 503 error for callers that cannot have keys now, with when to retry.
+
+        The client is told only that and when; why (hosts, addresses, errno) is for operators.
+        """
         retry = self.cooldown_seconds
         if self.attempted_at is not None:
             retry = self.attempted_at + self.cooldown_seconds - self.clock()
-        reason = reason or self.last_error or "no keys yet"
         retry = max(1, math.ceil(retry))
-        return KeySetUnavailable(f"the issuer's signing keys are unavailable ({reason}); retry in {retry} s", retry)
+        message = f"the issuer's signing keys are unavailable; retry in {retry} s"
+        return KeySetUnavailable(message, retry, reason or self.last_error or "no keys yet")
 
     def _begin_fetch(self) -> None:
         """Mark a fetch as in flight (the caller holds the lock)."""
         self._fetching, self.attempted_at = True, self.clock()
 
     def _fetch(self) -> None:
-        """Download and parse the JWKS, then store it or record why that failed; wake the waiting threads."""
+        """Download and parse the JWKS, then store it or record why that failed, whatever happens."""
+        keys, failure = None, None
         try:
             keys = parse_key_set(self._download(), self.jwks_uri, previous=self._cached[0])
         except Exception as error:  # noqa: BLE001 - any failure is an outage: keep serving the keys we have
-            with self._changed:
-                self.failure_count += 1
-                self.last_error = f"{type(error).__name__}: {error}"
-            logger.warning("could not fetch the keys of %s: %s", self.issuer or self.jwks_uri, self.last_error)
-        else:
-            with self._changed:
-                self._cached = (keys, self.clock())
+            failure = error
         finally:
-            with self._changed:
-                self.fetch_count += 1
-                self._fetching = False
-                self._changed.notify_all()
+            self._end_fetch(keys, failure)
+
+    def _end_fetch(self, keys: KeySet | None, failure: BaseException | None) -> None:
+        """Store new keys, or record why the fetch failed; mark no fetch in flight and wake the waiting threads."""
+        with self._changed:
+            if keys is not None:
+                self._cached = (keys, self.clock())
+            if failure is not None:
+                self.failure_count += 1
+                self.last_error = _reason(failure)
+            self.fetch_count += 1
+            self._fetching = False
+            self._changed.notify_all()
+        if failure is not None:
+            logger.warning("could not fetch the keys of %s: %s", self.issuer or self.jwks_uri, self.last_error)
 
     def _download(self) -> object:
         """Return the JWKS document, discovering its URL first when that is due, all within one deadline."""
         deadline = time.monotonic() + self.timeout_seconds
-        options = {"max_bytes": self.max_bytes, "headers": self.headers, "ssl_context": self.ssl_context}
         if self.issuer is not None and self._discovery_due():
-            self.jwks_uri, self.jwks_uri_from = discover_jwks_uri(self.issuer, timeout=self.timeout_seconds, **options)
-            self._discovered_at = self.clock()
+            self._discover(deadline)
         try:
-            return fetch_json(self.jwks_uri, timeout=deadline - time.monotonic(), **options)
+            return fetch_json(self.jwks_uri, timeout=deadline - time.monotonic(), **self._fetch_options())
         except (OSError, HTTPStatusError, http.client.HTTPException):
             self._discovered_at = None  # the URL stopped answering 200: discover it again next time
             raise
+
+    def _discover(self, deadline: float) -> None:
+        """Look jwks_uri up by discovery; when that fails, keep a URL found before and look again next time.
+
+        An issuer's discovery document can fail while its keys still answer: with
+        a URL to fall back on, discovery gets half the time left, so the keys get
+        the other half, and an outage of discovery alone costs no refresh.
+        """
+        remembered = self.jwks_uri
+        timeout = (deadline - time.monotonic()) / (2 if remembered else 1)
+        try:
+            self.jwks_uri, self.jwks_uri_from = discover_jwks_uri(self.issuer, timeout=timeout, **self._fetch_options())
+        except Exception as error:  # whatever broke discovery (re-raised when no URL is remembered)
+            if remembered is None:
+                raise
+            logger.warning(
+                "discovery for %s failed (%s); fetching the keys from %s", self.issuer, _reason(error), remembered
+            )
+            return
+        self._discovered_at = self.clock()
+
+    def _fetch_options(self) -> dict:
+        """Return the options every request of this key source is made with."""
+        return {"max_bytes": self.max_bytes, "headers": self.headers, "ssl_context": self.ssl_context}
 
     def _discovery_due(self) -> bool:
         """Return True when jwks_uri is unknown, stopped answering, or was discovered a day ago."""
@@ -1637,13 +1800,15 @@ def split_token(token: bytes) -> list[bytes]:
 def read_header(segment: bytes, algorithms: frozenset) -> tuple[str, str | None]:
     """Return (alg, kid) of a JOSE header the verifier accepts (RFC 7515 4.1, RFC 8725 3.1), or raise.
 
-    Only alg, kid, crit and cty are read.  The header members that carry or
-    point to a key (jwk, jku, x5u, x5c, x5t) are never read, and that is the
-    rule: the header is written by whoever sends the token, so a key it
-    supplies (jwk, x5c) is the attacker's own, which of course verifies the
-    attacker's signature, and a URL it names (jku, x5u) would make the server
-    fetch from wherever the attacker likes.  Keys come only from the issuer's
-    key set (RFC 8725 3.10).
+    The values read are alg, kid and cty; the members that change how a token
+    is read (crit, b64, and JWE's) are refused by their presence alone.  The
+    members that carry, point to or name a key (jwk, jku, x5u, x5c, x5t,
+    x5t#S256) are never read, and that is the rule: the header is written by
+    whoever sends the token, so a key it supplies (jwk, x5c) is the attacker's
+    own, which of course verifies the attacker's signature, a URL it names
+    (jku, x5u) would make the server fetch from wherever the attacker likes,
+    and a thumbprint (x5t) would pick a key by the attacker's choice of name.
+    Keys come only from the issuer's key set, by kid (RFC 8725 3.10).
     """
     header = _json_object(_decode_segment(segment, "header"), "header")
     alg = header.get("alg")
@@ -1730,7 +1895,12 @@ class Verifier:
         except _FetchFirst as pending:
             import asyncio  # here, so that synchronous users never pay for importing it
 
-            keys = await asyncio.to_thread(self.key_source.key_set, pending.kid)
+            try:
+                keys = await asyncio.to_thread(self.key_source.key_set, pending.kid)
+            except RuntimeError as error:  # the executor could not start a thread: a pids limit, or no memory
+                raise KeySetUnavailable(
+                    "the issuer's signing keys are unavailable; retry in 1 s", 1, str(error)
+                ) from None
         return self._verify(token, lambda kid: keys)
 
     def authenticate(self, authorization: str | list[str] | None) -> dict:
@@ -1862,7 +2032,7 @@ def _is_list(value: object) -> bool:
 
 
 def _algorithm_set(algorithms: object) -> frozenset:
-    """Return the allow-list as a set, or raise ValueError for anything but RSA signature algorithms."""
+    """Return the allow-list as a set, or raise ValueError for anything but the signature algorithms zjwt verifies."""
     if not _is_list(algorithms) or not algorithms:
         raise ValueError("algorithms must be a non-empty list, such as ('RS256',)")
     unknown = [a for a in algorithms if not (isinstance(a, str) and a in ALGORITHMS)]
@@ -1996,12 +2166,21 @@ def asgi_middleware(app, verifier: Verifier, public_paths=("/public",), realm: s
     HTTP and WebSocket requests are authenticated before app sees them, without
     blocking the event loop: the claims go in ``scope["zjwt.claims"]``, and a
     failure is answered here (HTTP: error_response; a WebSocket is refused
-    before it is accepted).  Other scopes, such as lifespan, pass through.
+    before it is accepted).  Lifespan events pass through.  Any other scope
+    type, which a later ASGI version or a server extension might add, is
+    refused with ValueError (the ASGI spec's answer to a scope an app does not
+    understand): what zjwt cannot authenticate never reaches app.
     """
     public = _path_set(public_paths)
 
     async def protected_app(scope, receive, send):
-        if scope["type"] not in ("http", "websocket") or scope["path"] in public:
+        if scope["type"] == "lifespan":
+            return await app(scope, receive, send)
+        if scope["type"] not in ("http", "websocket"):
+            raise ValueError(
+                f"asgi_middleware refuses ASGI scope type {_show(scope['type'])}: it authenticates http and websocket"
+            )
+        if scope["path"] in public:
             return await app(scope, receive, send)
         authorization = [value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization"]
         try:
@@ -2077,10 +2256,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return commands[args.command](args)
     except KeySetUnavailable as error:
-        print(f"keys unavailable: {error.message}", file=sys.stderr)
+        print(f"keys unavailable: {error}", file=sys.stderr)
         return 1
     except AuthError as error:
-        print(f"rejected: {error.message}", file=sys.stderr)
+        print(f"rejected: {error}", file=sys.stderr)
         return 1
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
