@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: MIT
+# Copyright (c) 2026 the zjwt authors
 """The zjwt demo: a small JSON API whose /protected route needs a valid JWT.
 
     python server.py
@@ -32,9 +34,11 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import zjwt
 
@@ -86,7 +90,7 @@ def _random_prime(bits: int) -> int:
             return candidate
 
 
-def generate_rsa_key(bits: int = 2048, e: int = 65537) -> dict:
+def generate_rsa_key(bits: int = 2048, e: int = 65537) -> dict[str, int]:
     """Return a new RSA private key as integers (n, e, d, p, q and the CRT values), via cryptography if installed."""
     try:
         from cryptography.hazmat.primitives.asymmetric import rsa
@@ -102,7 +106,7 @@ def generate_rsa_key(bits: int = 2048, e: int = 65537) -> dict:
     return {"n": p * q, "e": e, "d": d, "p": p, "q": q, "dp": d % (p - 1), "dq": d % (q - 1), "qi": pow(q, -1, p)}
 
 
-def rsa_private(key: dict, m: int) -> int:
+def rsa_private(key: dict[str, int], m: int) -> int:
     """Return m ** d mod n, computed with the CRT (RFC 8017 5.1.2), about three times faster."""
     m1, m2 = pow(m, key["dp"], key["p"]), pow(m, key["dq"], key["q"])
     return m2 + (key["qi"] * (m1 - m2) % key["p"]) * key["q"]
@@ -118,7 +122,7 @@ def b64url_uint(value: int) -> str:
     return b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
 
 
-def public_jwk(key: dict, kid: str) -> dict:
+def public_jwk(key: dict[str, int], kid: str) -> dict[str, str]:
     """Return the public half of key as a JWK for RS256 signatures (RFC 7517 4, RFC 7518 6.3.1)."""
     return {
         "kty": "RSA",
@@ -130,12 +134,14 @@ def public_jwk(key: dict, kid: str) -> dict:
     }
 
 
-def sign_token(key: dict, claims: dict, kid: str | None) -> str:
+def sign_token(key: dict[str, int], claims: dict[str, Any], kid: str | None) -> str:
     """Return an RS256 JWT carrying claims, signed with key (RFC 7515 5.1, RFC 8017 8.2.1)."""
     header = {"alg": "RS256", "typ": "JWT", **({"kid": kid} if kid is not None else {})}
     signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
     k = (key["n"].bit_length() + 7) // 8
     m = zjwt.emsa_pkcs1_v1_5("sha256", hashlib.sha256(signing_input.encode()).digest(), k)
+    if m is None:
+        raise ValueError(f"a {k * 8}-bit key is too small for RS256")
     return signing_input + "." + b64url(rsa_private(key, m).to_bytes(k, "big"))
 
 
@@ -144,19 +150,19 @@ class DevIssuer:
     """A development issuer: one key, served as a JWKS, minting RS256 tokens for anyone who asks."""
 
     url: str  # the 'iss' of its tokens
-    key: dict
+    key: dict[str, int]
     kid: str
 
-    def jwks(self) -> dict:
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
         """Return the issuer's public JWKS document."""
         return {"keys": [public_jwk(self.key, self.kid)]}
 
-    def discovery(self, issuer: str | None = None) -> dict:
+    def discovery(self, issuer: str | None = None) -> dict[str, str]:
         """Return the OpenID configuration of the issuer at issuer (default: url): a verifier reads only these two."""
         issuer = issuer or self.url
         return {"issuer": issuer, "jwks_uri": issuer.removesuffix(DEV_ISSUER_PATH) + DEV_JWKS_PATH}
 
-    def mint(self, sub: str = "demo-user", expires_in: int = DEV_TOKEN_SECONDS, **claims) -> str:
+    def mint(self, sub: str = "demo-user", expires_in: int = DEV_TOKEN_SECONDS, **claims: Any) -> str:
         """Return a token for sub that expires in expires_in seconds (negative: already expired)."""
         now = int(time.time())
         claims = {"iss": self.url, "sub": sub, "aud": DEV_AUDIENCE, "iat": now, "exp": now + expires_in, **claims}
@@ -170,17 +176,20 @@ class DevIssuer:
 # ---------------------------------------------------------------------------
 
 
+Route = Callable[[Any, bytes], None]  # a route's handler: (the claims, or None on a public route; the body)
+
+
 class DemoServer(ThreadingHTTPServer):
     """A threaded HTTP server holding the verifier and, in development mode, the issuer."""
 
     daemon_threads = True  # Ctrl-C does not wait for clients
     request_queue_size = 128  # listen backlog: bursts of new connections are queued, not dropped
 
-    def __init__(self, address, verifier: zjwt.Verifier | None, config: Config):
+    def __init__(self, address: tuple[str, int], verifier: zjwt.Verifier | None, config: Config):
         """Bind to address; with no verifier, become a development issuer and verify its tokens."""
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, DemoHandler)
-        host, port = self.server_address[:2]
+        host, port = str(self.server_address[0]), int(self.server_address[1])
         shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
         self.base_url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
         self.dev, self.key_server = None, None
@@ -201,7 +210,7 @@ class DemoServer(ThreadingHTTPServer):
         self.dev_hosts = None if config.expose_dev_issuer else {own, f"localhost:{port}"}
         self.connection_slots = threading.BoundedSemaphore(config.max_connections)
 
-    def process_request(self, request: socket.socket, client_address: tuple) -> None:
+    def process_request(self, request: socket.socket, client_address: Any) -> None:  # type: ignore[override]  # TCP: a socket
         """Serve a new connection on its own thread, or refuse it with a 503 when every slot is taken."""
         if not self.connection_slots.acquire(blocking=False):
             refuse_connection(request)
@@ -212,14 +221,16 @@ class DemoServer(ThreadingHTTPServer):
             self.connection_slots.release()
             raise
 
-    def process_request_thread(self, request: socket.socket, client_address: tuple) -> None:
+    def process_request_thread(  # type: ignore[override]  # TCP: a socket, no datagram
+        self, request: socket.socket, client_address: Any
+    ) -> None:
         """Serve one connection, then give its slot back."""
         try:
             super().process_request_thread(request, client_address)
         finally:
             self.connection_slots.release()
 
-    def handle_error(self, request: socket.socket, client_address: tuple) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:
         """Log a connection that failed; a client hanging up is not an error."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
             logging.getLogger("zjwt.demo").exception("connection from %s failed", client_address[0])
@@ -231,7 +242,7 @@ class DemoServer(ThreadingHTTPServer):
             self.key_server.shutdown()
             self.key_server.server_close()
 
-    def shutdown_request(self, request: socket.socket) -> None:
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]  # TCP: a socket, no datagram
         """Close a connection without resetting it: end our side, then drain what the client still sends."""
         try:
             request.shutdown(socket.SHUT_WR)
@@ -283,7 +294,7 @@ class KeyHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - http.server's signature
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
         """Log nothing: the public port's access log is the demo's."""
 
 
@@ -316,7 +327,7 @@ class RequestDeadline(io.RawIOBase):
         """Return True: io.BufferedReader reads only from readable streams."""
         return True
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: Any) -> int:
         """Read what has arrived into buffer, waiting no longer than the deadline; return how many bytes."""
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
@@ -376,7 +387,7 @@ class DemoHandler(BaseHTTPRequestHandler):
         if body is None:
             return
         if self.server.dev is not None and path.startswith("/dev/"):
-            self.development_route(path, body)
+            self.development_route(self.server.dev, path, body)
             return
         claims = None
         if path != "/public":  # the seed's 'before' hook: authenticate every other path
@@ -387,7 +398,7 @@ class DemoHandler(BaseHTTPRequestHandler):
                 return
         self.route(path, {"/public": {"GET": self.public}, "/protected": {"GET": self.protected}}, claims, body)
 
-    def route(self, path: str, routes: dict, claims: dict | None, body: bytes) -> None:
+    def route(self, path: str, routes: dict[str, dict[str, Route]], claims: dict[str, Any] | None, body: bytes) -> None:
         """Run the handler for path and method, or answer 404 or 405."""
         methods = routes.get(path)
         if methods is None:
@@ -405,21 +416,20 @@ class DemoHandler(BaseHTTPRequestHandler):
         """GET /public: no token needed."""
         self.send_json(200, {"message": "Public endpoint: no token needed"})
 
-    def protected(self, claims: dict, body: bytes) -> None:
+    def protected(self, claims: dict[str, Any], body: bytes) -> None:
         """GET /protected: the verified claims."""
         self.send_json(200, {"message": "Access granted", "user": claims})
 
-    def development_route(self, path: str, body: bytes) -> None:
+    def development_route(self, dev: DevIssuer, path: str, body: bytes) -> None:
         """Serve the development issuer: its discovery document, its JWKS and POST /dev/token."""
         if self.server.dev_hosts is not None and self.headers.get("Host") not in self.server.dev_hosts:
             message = f"the development issuer answers only requests addressed to {self.server.base_url}"
             self.send_json(403, {"error": "Forbidden", "message": message})
             return
-        dev = self.server.dev
-        routes = {
+        routes: dict[str, dict[str, Route]] = {
             DEV_DISCOVERY_PATH: {"GET": lambda claims, body: self.send_json(200, dev.discovery())},
             DEV_JWKS_PATH: {"GET": lambda claims, body: self.send_json(200, dev.jwks())},
-            DEV_TOKEN_PATH: {"POST": self.mint_token},
+            DEV_TOKEN_PATH: {"POST": lambda claims, body: self.mint_token(dev, body)},
         }
         self.route(path, routes, None, body)
 
@@ -442,20 +452,19 @@ class DemoHandler(BaseHTTPRequestHandler):
             return "an HTTP/1.1 request needs exactly one Host header (RFC 9112 3.2)"
         return None
 
-    def mint_token(self, claims: None, body: bytes) -> None:
+    def mint_token(self, dev: DevIssuer, body: bytes) -> None:
         """POST /dev/token {"sub": ..., "expires_in": seconds} -> a new development token."""
         try:
             request = zjwt.parse_json(body or b"{}")  # strict, and bounded in depth
-            sub = request.get("sub", "demo-user")
-            expires_in = request.get("expires_in", DEV_TOKEN_SECONDS)
-            valid = isinstance(sub, str) and type(expires_in) is int and abs(expires_in) <= MAX_DEV_TOKEN_SECONDS
-        except (ValueError, AttributeError):
-            valid = False
-        if not valid:
+        except ValueError:
+            request = None
+        sub = request.get("sub", "demo-user") if isinstance(request, dict) else None
+        expires_in = request.get("expires_in", DEV_TOKEN_SECONDS) if isinstance(request, dict) else None
+        if not (isinstance(sub, str) and type(expires_in) is int and abs(expires_in) <= MAX_DEV_TOKEN_SECONDS):
             message = f'send {{"sub": "<string>", "expires_in": <integer seconds, at most {MAX_DEV_TOKEN_SECONDS}>}}'
             self.send_json(400, {"error": "Bad Request", "message": message})
             return
-        token = self.server.dev.mint(sub=sub, expires_in=expires_in)
+        token = dev.mint(sub=sub, expires_in=expires_in)
         self.send_json(200, {"access_token": token, "token_type": "Bearer", "expires_in": expires_in})
 
     def read_body(self) -> bytes | None:
@@ -492,7 +501,7 @@ class DemoHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def send_json(self, status: int, payload: dict, headers: list[tuple[str, str]] = ()) -> None:
+    def send_json(self, status: int, payload: dict[str, Any], headers: Sequence[tuple[str, str]] = ()) -> None:
         """Send payload as a JSON response."""
         body = json.dumps(payload).encode() + b"\n"
         self.send(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *headers], body)
@@ -503,7 +512,7 @@ class DemoHandler(BaseHTTPRequestHandler):
         status = HTTPStatus(code)
         self.send_json(code, {"error": status.phrase, "message": message or status.description})
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - http.server's signature
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
         """Write an access log line to stderr unless the server is quiet, escaping what the client sent."""
         if not self.server.quiet:
             line = ascii(format % args)[1:-1]  # no control characters or terminal escapes from the client
@@ -526,11 +535,12 @@ class Config:
     port: int = DEFAULT_PORT
     quiet: bool = False
     expose_dev_issuer: bool = False
+    allow_http: bool = False
     request_timeout: float = REQUEST_TIMEOUT_SECONDS
     max_connections: int = MAX_CONNECTIONS
 
 
-def parse_config(argv: list[str] | None = None, environ: dict | None = None) -> Config:
+def parse_config(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Return the Config from command-line flags, falling back to ZJWT_* environment variables."""
     env = os.environ if environ is None else environ
     parser = argparse.ArgumentParser(prog="python server.py", description=__doc__.split("\n\n")[0])
@@ -539,6 +549,12 @@ def parse_config(argv: list[str] | None = None, environ: dict | None = None) -> 
     )
     parser.add_argument("--audience", default=env.get("ZJWT_AUDIENCE"), help="the 'aud' your tokens must name")
     parser.add_argument("--jwks-uri", default=env.get("ZJWT_JWKS_URI"), help="default: found by OIDC discovery")
+    parser.add_argument(
+        "--allow-http",
+        action="store_true",
+        default=env.get("ZJWT_ALLOW_HTTP") == "1",
+        help="let a development --issuer use plain http:// (anyone on the network path could replace its keys)",
+    )
     parser.add_argument(
         "--host", default=env.get("ZJWT_HOST", DEFAULT_HOST), help=f"address to listen on (default {DEFAULT_HOST})"
     )
@@ -550,14 +566,20 @@ def parse_config(argv: list[str] | None = None, environ: dict | None = None) -> 
         help="DANGER: allow the development issuer on a non-loopback --host (anyone could mint tokens)",
     )
     args = parser.parse_args(argv)
-    if args.issuer is None and (args.audience or args.jwks_uri):
-        parser.error("--audience and --jwks-uri need --issuer (the development issuer sets its own)")
-    if args.issuer is None and not zjwt._is_loopback(args.host):  # localhost, or a loopback address
-        if not args.expose_dev_issuer:
-            parser.error(f"development mode listens on loopback only; --host {args.host} needs --expose-dev-issuer")
-        if args.host != "0.0.0.0":
-            parser.error("with --expose-dev-issuer use --host 0.0.0.0 (the server fetches its own keys over loopback)")
-    return Config(args.issuer, args.audience, args.jwks_uri, args.host, args.port, args.quiet, args.expose_dev_issuer)
+    if args.issuer is None and (args.audience or args.jwks_uri or args.allow_http):
+        parser.error("--audience, --jwks-uri and --allow-http need --issuer (the development issuer sets its own)")
+    if args.issuer is None and not zjwt._is_loopback(args.host) and not args.expose_dev_issuer:
+        parser.error(f"development mode listens on loopback only; --host {args.host} needs --expose-dev-issuer")
+    return Config(
+        issuer=args.issuer,
+        audience=args.audience,
+        jwks_uri=args.jwks_uri,
+        host=args.host,
+        port=args.port,
+        quiet=args.quiet,
+        expose_dev_issuer=args.expose_dev_issuer,
+        allow_http=args.allow_http,
+    )
 
 
 def make_server(config: Config) -> DemoServer:
@@ -565,7 +587,9 @@ def make_server(config: Config) -> DemoServer:
 
     verifier = None  # development mode: the server makes its issuer and verifier once it knows its port
     if config.issuer is not None:
-        verifier = zjwt.Verifier(config.issuer, audience=config.audience, jwks_uri=config.jwks_uri)
+        verifier = zjwt.Verifier(
+            config.issuer, audience=config.audience, jwks_uri=config.jwks_uri, allow_http=config.allow_http
+        )
     return DemoServer((config.host, config.port), verifier, config)
 
 
@@ -598,12 +622,14 @@ def banner(server: DemoServer) -> str:
     )
 
 
-def key_status(source: zjwt.RemoteKeySet) -> str:
+def key_status(source: zjwt.KeySource) -> str:
     """Return where the issuer's keys are and how many zjwt can use, fetching them now (or why that failed)."""
+    if not isinstance(source, zjwt.RemoteKeySet):
+        return "  keys held in memory"
     try:
         keys = source.reload()
     except zjwt.KeySetUnavailable as error:
-        return f"  keys not loaded ({error.message}): requests get 503 until they load"
+        return f"  keys not loaded ({error}): requests get 503 until they load"
     usable = f"{len(keys.keys)} of {len(keys.report)} keys usable"
     advice = "" if keys.keys else f": see why with  python zjwt.py keys --jwks-uri {source.jwks_uri}"
     return f"  {usable}, from {source.jwks_uri}{advice}\n  found by: {source.jwks_uri_from}"

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import hmac
 import http.client
+import importlib.metadata
 import importlib.util
 import io
 import json
@@ -28,6 +29,7 @@ import sys
 import textwrap
 import threading
 import time
+import tomllib
 import wsgiref.simple_server
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -766,10 +768,14 @@ def test_a_valid_token_returns_its_claims(key, alg, backend):
         ({"clock": 5}, "clock must be a function"),
         ({"required_claims": ("aud",)}, "requiring 'aud' needs audience"),
         ({"backend": "openssl"}, "backend must be"),
-        ({"jwks_uri": "http://issuer.example/jwks.json"}, "must use https"),
-        ({"jwks_uri": "ftp://127.0.0.1/jwks.json"}, "must use https"),
+        ({"jwks_uri": "http://issuer.example/jwks.json"}, "uses http://, so anyone on the network path"),
+        ({"jwks_uri": "ftp://127.0.0.1/jwks.json"}, "must be an https:// URL"),
         ({"jwks_uri": "https://a.example/j", "jwks": {"keys": []}}, "at most one of"),
-        ({"issuer": "joe"}, "cannot fetch keys from issuer 'joe'"),
+        ({"issuer": "joe"}, "issuer 'joe/.well-known/openid-configuration' must be an https:// URL"),
+        ({"issuer": "http://keycloak:8080/realms/demo"}, "opt in with allow_http=True"),
+        ({"proxy": "socks5://proxy.example:1080"}, "must be an http:// URL"),
+        ({"proxy": True}, "proxy must be None"),
+        ({"jwks": {"keys": []}, "allow_http": True}, "give them to yours"),
         ({"jwks": {"keys": []}}, r"the JWKS has no usable key \(the set is empty\)"),
         ({"cache_size": -1}, "cache_size"),
     ],
@@ -2430,12 +2436,12 @@ def blackhole():
     listener.close()
 
 
-def addresses_for_localhost(monkeypatch, *addresses):
-    """Make 'localhost' resolve to the given (host, port) addresses, in order, as a dual-stack name does."""
+def addresses_for(monkeypatch, name: str, *addresses):
+    """Make name resolve to the given (host, port) addresses, in order, as a dual-stack name does."""
     real = socket.getaddrinfo
 
     def resolve(host, port, *args, **kwargs):
-        if host != "localhost":
+        if host != name:
             return real(host, port, *args, **kwargs)
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", address) for address in addresses]
 
@@ -2443,13 +2449,13 @@ def addresses_for_localhost(monkeypatch, *addresses):
 
 
 def test_item3_a_dead_first_address_leaves_time_for_the_second(key, jwks_server, blackhole, monkeypatch):
-    addresses_for_localhost(monkeypatch, blackhole, ("127.0.0.1", jwks_server.httpd.server_address[1]))
+    addresses_for(monkeypatch, "localhost", blackhole, ("127.0.0.1", jwks_server.httpd.server_address[1]))
     (document, seconds) = timed(zjwt.fetch_json, "http://localhost/.well-known/jwks.json", timeout=2.0)
     assert document == {"keys": [jwk(key)]} and 0.9 < seconds < 1.5, "the first address had half the time"
 
 
 def test_item3_the_deadline_is_total_across_every_address(blackhole, monkeypatch):
-    addresses_for_localhost(monkeypatch, blackhole, blackhole, blackhole)
+    addresses_for(monkeypatch, "localhost", blackhole, blackhole, blackhole)
     error, seconds = timed(zjwt.fetch_json, "http://localhost/.well-known/jwks.json", timeout=1.0)
     assert isinstance(error, TimeoutError) and 0.9 < seconds < 1.4
 
@@ -2572,8 +2578,8 @@ def test_fetch_sends_accept_user_agent_and_configured_headers(key, jwks_server):
     assert jwks_server.request_headers[1]["Authorization"] == "Bearer gateway"
 
 
-def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    """Write a self-signed certificate for 127.0.0.1 and its key; return their paths."""
+def self_signed_certificate(directory: Path, names: tuple[str, ...] = ("127.0.0.1",)) -> tuple[Path, Path]:
+    """Write a self-signed certificate for names (IP addresses or host names) and its key; return their paths."""
     import datetime
     import ipaddress
 
@@ -2583,7 +2589,14 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
     from cryptography.x509.oid import NameOID
 
     private = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+
+    def alternative(host: str) -> x509.GeneralName:
+        try:
+            return x509.IPAddress(ipaddress.ip_address(host))
+        except ValueError:
+            return x509.DNSName(host)
+
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
@@ -2593,7 +2606,7 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(hours=1))
         .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([alternative(host) for host in names]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(private, hashes.SHA256())
     )
@@ -2623,6 +2636,208 @@ def test_https_fetch_checks_the_certificate_with_the_given_ssl_context(key, tmp_
         assert zjwt.Verifier(ISSUER, key_source=source, clock=Clock()).verify(make_token(key))["sub"] == "user-1"
     finally:
         https_server.stop()
+
+
+class ConnectProxy:
+    """A real HTTP CONNECT proxy on 127.0.0.1 (RFC 9110 9.3.6) that tunnels every host it is asked for to 127.0.0.1.
+
+    mode: "ok"; "502" (refuses every tunnel); with credentials ("user:password") set, a CONNECT without them
+    gets 407.  delay: seconds before it answers a CONNECT.  connects: (target, Proxy-Authorization) of each.
+    """
+
+    def __init__(self, credentials: str | None = None):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.mode, self.delay, self.credentials = "ok", 0.0, credentials
+        self.connects: list[tuple[str, str | None]] = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def url(self, userinfo: str = "") -> str:
+        return f"http://{userinfo}127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def stop(self) -> None:
+        self.listener.close()
+
+    def serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                threading.Thread(target=self.tunnel, args=(self.listener.accept()[0],), daemon=True).start()
+
+    def tunnel(self, client: socket.socket) -> None:
+        with client, contextlib.suppress(OSError):
+            head = b""
+            while b"\r\n\r\n" not in head and (chunk := client.recv(4096)):
+                head += chunk
+            lines = head.decode("latin-1").split("\r\n")
+            target = lines[0].split(" ")[1]
+            authorization = next(
+                (line.split(": ", 1)[1] for line in lines if line.startswith("Proxy-Authorization")), None
+            )
+            self.connects.append((target, authorization))
+            time.sleep(self.delay)
+            if self.mode == "502":
+                client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+                return
+            if self.credentials and authorization != "Basic " + base64.b64encode(self.credentials.encode()).decode():
+                client.sendall(
+                    b'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="p"\r\n\r\n'
+                )
+                return
+            upstream = socket.create_connection(("127.0.0.1", int(target.rsplit(":", 1)[1])), timeout=10)
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            threading.Thread(target=self.pump, args=(upstream, client), daemon=True).start()
+            self.pump(client, upstream)
+
+    @staticmethod
+    def pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+
+@pytest.fixture
+def proxy_environment(monkeypatch):
+    """Clear every proxy variable; yield a function that sets some (the standard library reads them at each fetch)."""
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    return lambda **variables: [monkeypatch.setenv(name, value) for name, value in variables.items()]
+
+
+@pytest.fixture
+def tls_issuer(key, tmp_path):
+    """Yield a function: names -> (a JwksServer over TLS with a certificate for names, an ssl_context trusting it)."""
+    servers = []
+
+    def start(*names: str) -> tuple[JwksServer, zjwt.ssl.SSLContext]:
+        directory = tmp_path / str(len(servers))
+        directory.mkdir()
+        cert_path, key_path = self_signed_certificate(directory, names)
+        server_context = zjwt.ssl.SSLContext(zjwt.ssl.PROTOCOL_TLS_SERVER)
+        server_context.load_cert_chain(cert_path, key_path)
+        servers.append(JwksServer({"keys": [jwk(key)]}, tls=server_context))
+        return servers[-1], zjwt.ssl.create_default_context(cafile=str(cert_path))
+
+    yield start
+    for https_server in servers:
+        https_server.stop()
+
+
+@pytest.fixture
+def connect_proxy():
+    proxy = ConnectProxy(credentials="alice:s3cret:with colon")
+    yield proxy
+    proxy.stop()
+
+
+def issuer_test_url(https_server: JwksServer) -> str:
+    """Return the JWKS URL under the name issuer.test, which only the proxy resolves (to 127.0.0.1)."""
+    return f"https://issuer.test:{https_server.httpd.server_address[1]}/.well-known/jwks.json"
+
+
+@needs_cryptography
+def test_https_proxy_from_the_environment_tunnels_to_the_issuer_checked_by_its_own_name(
+    key, tls_issuer, connect_proxy, proxy_environment, caplog
+):
+    https_server, trusting = tls_issuer("issuer.test")  # the issuer's name only: the proxy is 127.0.0.1
+    proxy_environment(HTTPS_PROXY=connect_proxy.url("alice:s3cret%3Awith%20colon@"))
+    source = zjwt.RemoteKeySet(issuer_test_url(https_server), ssl_context=trusting)
+    verifier = zjwt.Verifier(ISSUER, key_source=source, clock=Clock())
+    assert verifier.verify(make_token(key))["sub"] == "user-1"
+    port = https_server.httpd.server_address[1]
+    assert connect_proxy.connects == [(f"issuer.test:{port}", "Basic YWxpY2U6czNjcmV0OndpdGggY29sb24=")]
+    # A certificate for the proxy's name (127.0.0.1) behind the same tunnel is refused: TLS checks the issuer's.
+    impostor, trusting_impostor = tls_issuer("127.0.0.1")
+    with caplog.at_level(logging.WARNING, logger="zjwt"), pytest.raises(zjwt.KeySetUnavailable):
+        zjwt.RemoteKeySet(issuer_test_url(impostor), ssl_context=trusting_impostor).key_set()
+    assert "Hostname mismatch, certificate is not valid for 'issuer.test'" in caplog.text
+    assert "s3cret" not in caplog.text
+
+
+@needs_cryptography
+def test_an_explicit_proxy_overrides_the_environment_and_false_disables_it(
+    key, tls_issuer, connect_proxy, proxy_environment
+):
+    https_server, trusting = tls_issuer("issuer.test", "127.0.0.1")
+    proxy_environment(HTTPS_PROXY=f"http://127.0.0.1:{unused_port()}")  # dead: using it would fail
+    via = connect_proxy.url("alice:s3cret%3Awith%20colon@")
+    assert zjwt.fetch_json(issuer_test_url(https_server), ssl_context=trusting, proxy=via) == {"keys": [jwk(key)]}
+    direct = https_server.url.replace("http://", "https://")  # 127.0.0.1: reachable without a proxy
+    assert zjwt.fetch_json(direct, ssl_context=trusting, proxy=False) == {"keys": [jwk(key)]}
+    assert len(connect_proxy.connects) == 1
+
+
+@needs_cryptography
+def test_no_proxy_sends_its_hosts_around_the_proxy(key, tls_issuer, connect_proxy, proxy_environment):
+    https_server, trusting = tls_issuer("127.0.0.1")
+    proxy_environment(https_proxy=connect_proxy.url(), no_proxy="localhost,127.0.0.1")
+    direct = https_server.url.replace("http://", "https://")
+    assert zjwt.fetch_json(direct, ssl_context=trusting) == {"keys": [jwk(key)]}
+    assert connect_proxy.connects == [], "NO_PROXY named the host"
+
+
+@needs_cryptography
+@pytest.mark.parametrize(
+    "mode, userinfo, reason",
+    [
+        ("ok", "alice:wrong@", "407 'Proxy Authentication Required': check the user and password in the proxy URL"),
+        ("ok", "", "407 'Proxy Authentication Required'"),
+        ("502", "alice:s3cret%3Awith%20colon@", "502 'Bad Gateway'"),
+    ],
+)
+def test_a_proxy_that_refuses_the_tunnel_is_a_fetch_failure_that_says_so(
+    key, tls_issuer, connect_proxy, proxy_environment, caplog, mode, userinfo, reason
+):
+    https_server, trusting = tls_issuer("issuer.test")
+    connect_proxy.mode = mode
+    proxy_environment(HTTPS_PROXY=connect_proxy.url(userinfo))
+    source = zjwt.RemoteKeySet(issuer_test_url(https_server), ssl_context=trusting)
+    with caplog.at_level(logging.WARNING, logger="zjwt"), pytest.raises(zjwt.KeySetUnavailable) as raised:
+        zjwt.Verifier(ISSUER, key_source=source, clock=Clock()).verify(make_token(key))
+    port = connect_proxy.listener.getsockname()[1]
+    assert f"the proxy 127.0.0.1:{port} refused a tunnel to issuer.test:" in source.last_error
+    assert reason in source.last_error and raised.value.status == 503
+    for text in (source.last_error, caplog.text, str(raised.value)):
+        assert "wrong" not in text and "s3cret" not in text and "alice" not in text, "credentials are never shown"
+
+
+@pytest.mark.parametrize("proxy", ["dead", "blackhole", "slow"])
+def test_a_dead_or_slow_proxy_gives_503_within_the_deadline(key, proxy_environment, blackhole, proxy):
+    slow = ConnectProxy()
+    slow.delay = 3
+    address = {
+        "dead": f"127.0.0.1:{unused_port()}",
+        "blackhole": f"{blackhole[0]}:{blackhole[1]}",
+        "slow": slow.url()[7:],
+    }[proxy]
+    proxy_environment(HTTPS_PROXY=f"http://{address}")
+    source = zjwt.RemoteKeySet("https://issuer.test/.well-known/jwks.json", timeout_seconds=1.0)
+    try:
+        error, seconds = timed(zjwt.Verifier(ISSUER, key_source=source, clock=Clock()).verify, make_token(key))
+    finally:
+        slow.stop()
+    assert isinstance(error, zjwt.KeySetUnavailable) and error.status == 503
+    assert seconds < (0.5 if proxy == "dead" else 1.5), f"{proxy}: {seconds:.2f} s"
+    expected = "could not connect to the proxy 127.0.0.1" if proxy == "dead" else f"through the proxy {address}"
+    assert expected in source.last_error
+
+
+def test_a_development_issuer_over_http_needs_the_opt_in_which_warns_once(key, jwks_server, monkeypatch, caplog):
+    port = jwks_server.httpd.server_address[1]
+    addresses_for(monkeypatch, "keycloak", ("127.0.0.1", port))  # the usual docker-compose name
+    issuer, certs = f"http://keycloak:{port}/realms/demo", f"http://keycloak:{port}/realms/demo/certs"
+    jwks_server.routes["/realms/demo/.well-known/openid-configuration"] = (200, {"issuer": issuer, "jwks_uri": certs})
+    with pytest.raises(ValueError) as refused:
+        zjwt.Verifier(issuer)
+    assert "use https://, or for a development issuer opt in with allow_http=True" in str(refused.value)
+    assert refused.value.__suppress_context__ is False and refused.value.__cause__ is None  # nothing hidden
+    with caplog.at_level(logging.WARNING, logger="zjwt"):
+        verifier = zjwt.Verifier(issuer, allow_http=True, clock=Clock())
+        assert verifier.verify(make_token(key, claims(iss=issuer)))["iss"] == issuer
+        verifier.key_source.reload()
+    assert verifier.key_source.jwks_uri == certs and jwks_server.paths[-1] == "/realms/demo/certs"
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "anyone on the network path can replace them" in warnings[0]
 
 
 def test_state_is_observable_and_reload_fetches_now(key, jwks_server):
@@ -3272,6 +3487,144 @@ def test_wsgi_middleware_answers_401_and_503_itself(key, wsgi_app):
     assert status == 503 and headers["Retry-After"] == "30" and body["error"] == "Service Unavailable"
 
 
+@contextlib.contextmanager
+def served_by_wsgiref(app):
+    """Serve a WSGI app with wsgiref on 127.0.0.1, port 0, in a thread; yield its base URL."""
+    httpd = wsgiref.simple_server.make_server("127.0.0.1", 0, app, handler_class=QuietWSGIHandler)
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def echo_wsgi(environ, start_response):
+    """A bare WSGI app: answers its path and the claims it was given."""
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({"path": environ["PATH_INFO"], "claims": environ.get("zjwt.claims")}).encode()]
+
+
+def test_public_paths_are_exact_unless_they_end_in_slash_star():
+    is_public = zjwt.public_rule(["/health", "/static/*"])
+    for path in ["/health", "/static/app.js", "/static/css/site.css", "/static/"]:
+        assert is_public("GET", path), path
+    for path in ["/health/", "/healthz", "/static", "/staticx/app.js", "/Static/app.js", "/"]:
+        assert not is_public("GET", path), path
+    rule = lambda method, path: method == "GET" and path.startswith("/docs")  # noqa: E731 - a rule is a function
+    assert zjwt.public_rule(rule) is rule
+
+
+UNNORMALISED = [
+    "/static/../admin",
+    "/static/./admin",
+    "/static//admin",
+    "/static/..",
+    "/static%2F..%2Fadmin",
+    "/static/%2e%2e/admin",
+    "/static/sub/../../admin",
+]
+
+
+@pytest.mark.parametrize("server_kind", ["wsgi", "asgi"])
+def test_a_prefix_never_matches_dot_or_empty_segments_after_the_server_decodes_the_path(key, server_kind):
+    verifier = make_verifier(key)
+    if server_kind == "wsgi":
+        serving = served_by_wsgiref(zjwt.wsgi_middleware(echo_wsgi, verifier, public_paths=["/static/*"]))
+    else:
+        serving = served_by_uvicorn(zjwt.asgi_middleware(echo_app, verifier, public_paths=["/static/*"]))
+    with serving as base:
+        assert call(base, "GET", "/static/app.js")[2] == {"path": "/static/app.js", "claims": None}
+        for path in UNNORMALISED:
+            status, _, body = call(base, "GET", path)
+            assert status == 401, f"{path} reached the app without a token: {body}"
+        assert call(base, "GET", "/static/../admin", bearer(make_token(key)))[0] == 200, "with a token, it may pass"
+
+
+@pytest.mark.parametrize("server_kind", ["wsgi", "asgi"])
+def test_a_function_decides_which_requests_are_public(key, server_kind):
+    rule = lambda method, path: method == "GET" and path == "/docs"  # noqa: E731
+    verifier = make_verifier(key)
+    if server_kind == "wsgi":
+        serving = served_by_wsgiref(zjwt.wsgi_middleware(echo_wsgi, verifier, public_paths=rule))
+    else:
+        serving = served_by_uvicorn(zjwt.asgi_middleware(echo_app, verifier, public_paths=rule))
+    with serving as base:
+        assert call(base, "GET", "/docs")[0] == 200
+        assert call(base, "POST", "/docs", body=b"")[0] == 401 and call(base, "GET", "/docs/x")[0] == 401
+
+
+PREFLIGHT = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"}
+
+
+@pytest.mark.parametrize("server_kind", ["wsgi", "asgi"])
+def test_a_genuine_cors_preflight_passes_only_when_enabled_and_a_plain_options_never(key, server_kind):
+    verifier = make_verifier(key)
+    for preflight in (False, True):
+        if server_kind == "wsgi":
+            app = zjwt.wsgi_middleware(echo_wsgi, verifier, preflight=preflight)
+            serving = served_by_wsgiref(app)
+        else:
+            serving = served_by_uvicorn(zjwt.asgi_middleware(echo_app, verifier, preflight=preflight))
+        with serving as base:
+            assert call(base, "OPTIONS", "/orders", PREFLIGHT)[0] == (200 if preflight else 401)
+            assert call(base, "OPTIONS", "/orders")[0] == 401, "no Origin: not a preflight"
+            assert call(base, "OPTIONS", "/orders", {"Origin": "https://app.example.com"})[0] == 401
+            assert call(base, "GET", "/orders", PREFLIGHT)[0] == 401, "not OPTIONS: not a preflight"
+    assert zjwt.is_preflight("OPTIONS", "https://a", "GET") and not zjwt.is_preflight("options", "https://a", "GET")
+
+
+ERRORS_WITH_INTERNALS = [
+    (zjwt.UnknownKey, "no key with id 'k9' in the issuer's key set", "key set from https://idp.internal/jwks"),
+    (
+        zjwt.InvalidAudience,
+        "the token is meant for 'payments', not for this service",
+        "this service accepts ['orders']",
+    ),
+    (
+        zjwt.KeySetUnavailable,
+        "the issuer's signing keys are unavailable; retry in 30 s",
+        "ConnectionError: could not connect to idp.internal (10.0.0.7: [Errno 111] Connection refused)",
+    ),
+]
+
+
+@pytest.mark.parametrize("cls, message, internal", ERRORS_WITH_INTERNALS)
+def test_error_response_describes_the_clients_token_or_sends_bare_codes_and_never_internals(cls, message, internal):
+    error = cls(message, 30, internal) if cls is zjwt.KeySetUnavailable else cls(message, internal)
+    assert str(error) == f"{message} ({internal})", "the log and the CLI get everything"
+    for detail in zjwt.DETAILS:
+        _, headers, body = zjwt.error_response(error, detail=detail)
+        sent = body.decode() + json.dumps(headers)
+        assert "idp.internal" not in sent and "orders" not in sent and "Errno" not in sent
+        assert (message in sent) == (detail == "message")
+        if cls is not zjwt.KeySetUnavailable:
+            challenge = dict(headers)["WWW-Authenticate"]
+            assert challenge.startswith('Bearer realm="api", error="invalid_token"')
+            assert ("error_description" in challenge) == (detail == "message")
+    assert json.loads(zjwt.error_response(error, detail="code")[2]) == {"error": http.HTTPStatus(error.status).phrase}
+    with pytest.raises(ValueError, match="detail must be one of"):
+        zjwt.error_response(error, detail="none")
+
+
+@pytest.mark.parametrize("server_kind", ["wsgi", "asgi"])
+def test_the_middlewares_take_the_detail_option(key, server_kind):
+    verifier = make_verifier(key, audience="orders")
+    token = make_token(key, claims(aud="payments"))
+    if server_kind == "wsgi":
+        serving = served_by_wsgiref(zjwt.wsgi_middleware(echo_wsgi, verifier, detail="code"))
+    else:
+        serving = served_by_uvicorn(zjwt.asgi_middleware(echo_app, verifier, detail="code"))
+    with serving as base:
+        status, headers, body = call(base, "GET", "/orders", bearer(token))
+    challenge = {k.lower(): v for k, v in headers.items()}["www-authenticate"]
+    assert (
+        status == 401 and body == {"error": "Unauthorized"} and challenge == 'Bearer realm="api", error="invalid_token"'
+    )
+    with pytest.raises(ValueError, match="detail must be one of"):
+        zjwt.wsgi_middleware(echo_wsgi, verifier, detail="verbose")
+
+
 # ---------------------------------------------------------------------------
 # Async: verify_async on an event loop, and the ASGI middleware under uvicorn.
 # ---------------------------------------------------------------------------
@@ -3561,6 +3914,79 @@ def test_the_readmes_asgi_recipes_work_under_uvicorn(key, jwks_server, framework
         assert status == 503 and headers["retry-after"] == "30" and body["error"] == "Service Unavailable"
         if framework == "starlette":
             assert call(base, "GET", "/public")[0] == 200
+
+
+# ---------------------------------------------------------------------------
+# examples/: every file runs under its real server (gunicorn, uvicorn), started by the command at its top.
+# ---------------------------------------------------------------------------
+
+EXAMPLES = ["flask_app", "django_app", "fastapi_app", "starlette_app"]
+BROWSER_ORIGIN = "https://app.example.com"  # the origin the examples' CORS layers allow
+
+
+def example_command(name: str) -> tuple[dict[str, str], list[str]]:
+    """Return (environment, argv) of the one-line command at the top of examples/<name>.py."""
+    line = re.search(r"^Run:  (.+)$", (HERE / "examples" / f"{name}.py").read_text(), re.M).group(1)
+    words = line.split()
+    environment = dict(word.split("=", 1) for word in words if "=" in word and not word.startswith("-"))
+    return environment, [word for word in words if word not in {f"{k}={v}" for k, v in environment.items()}]
+
+
+@contextlib.contextmanager
+def served_example(name: str, issuer: str):
+    """Run an example as its top line says (on port 0, with issuer and the audience "orders"); yield its base URL."""
+    environment, argv = example_command(name)
+    assert set(environment) == {"ZJWT_ISSUER", "ZJWT_AUDIENCE"} and argv[0] in ("gunicorn", "uvicorn")
+    pytest.importorskip(argv[0], reason=f"{argv[0]} is not installed (test extras)")
+    bind = ["--bind", "127.0.0.1:0"] if argv[0] == "gunicorn" else ["--port", "0"]
+    env = {**os.environ, "ZJWT_ISSUER": issuer, "ZJWT_AUDIENCE": "orders", "PYTHONPATH": str(HERE)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", *argv, *bind], cwd=HERE, env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline, lines = time.monotonic() + 30, []
+        while time.monotonic() < deadline and not (
+            lines and re.search(r"(?:Listening at|running on):? (http://\S+)", lines[-1])
+        ):
+            lines.append(process.stderr.readline())
+            assert lines[-1] or process.poll() is None, "".join(lines)
+        yield re.search(r"(http://127\.0\.0\.1:\d+)", lines[-1]).group(1)
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_each_example_runs_under_its_real_server_with_a_token_from_a_local_issuer(key, jwks_server, name):
+    pytest.importorskip(name.split("_")[0], reason=f"{name.split('_')[0]} is not installed (test extras)")
+    issuer = lay_out_issuer(jwks_server, *ISSUER_LAYOUTS["Keycloak"])
+    token = real_time_token(key, iss=issuer, aud="orders")
+    with served_example(name, issuer) as base:
+        assert call(base, "GET", "/public")[0] == 200
+        status, headers, body = call(base, "GET", "/protected")
+        assert status == 401 and {k.lower(): v for k, v in headers.items()}["www-authenticate"] == 'Bearer realm="api"'
+        status, _, body = call(base, "GET", "/protected", bearer(token))
+        assert status == 200 and body["user"]["sub"] == "user-1" and body["user"]["aud"] == "orders"
+        status, _, body = call(base, "GET", "/protected", bearer(real_time_token(key, iss=issuer, aud="payments")))
+        assert status == 401 and body["message"] == "the token is meant for 'payments', not for this service"
+        if name != "django_app":  # the three with a CORS layer
+            preflight = {
+                "Origin": BROWSER_ORIGIN,
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "authorization",
+            }
+            status, headers, _ = call(base, "OPTIONS", "/protected", preflight)
+            lowered = {k.lower(): v for k, v in headers.items()}
+            assert status in (200, 204) and lowered["access-control-allow-origin"] == BROWSER_ORIGIN
+            assert "authorization" in lowered["access-control-allow-headers"].lower()
+            status, headers, _ = call(base, "GET", "/protected", {"Origin": BROWSER_ORIGIN})
+            assert status == 401, "the real request still needs a token"
+            if name != "flask_app":  # CORS outside zjwt: the 401 is readable by the browser script
+                assert {k.lower(): v for k, v in headers.items()}["access-control-allow-origin"] == BROWSER_ORIGIN
+            assert call(base, "OPTIONS", "/protected")[0] in (401, 405), "a plain OPTIONS is no preflight"
+        if name == "fastapi_app":
+            schemes = call(base, "GET", "/openapi.json")[2]["components"]["securitySchemes"]
+            assert schemes == {"HTTPBearer": {"type": "http", "scheme": "bearer"}}, "/docs shows an Authorize button"
 
 
 # ---------------------------------------------------------------------------
@@ -3999,10 +4425,15 @@ def test_demo_configuration_from_flags_and_environment():
     )
     assert (config.issuer, config.audience, config.port, config.host) == (ISSUER, "orders", 9000, "0.0.0.0")
     assert server.parse_config(["--port", "0", "--quiet"], {}).quiet
-    for argv in (["--host", "0.0.0.0"], ["--audience", "x"], ["--host", "10.0.0.5", "--expose-dev-issuer"]):
+    for argv in (["--host", "0.0.0.0"], ["--audience", "x"], ["--allow-http"], ["--host", "10.0.0.5"]):
         with pytest.raises(SystemExit):
             server.parse_config(argv, {})
     assert server.parse_config(["--host", "0.0.0.0", "--expose-dev-issuer"], {}).expose_dev_issuer
+    assert server.parse_config(["--host", "10.0.0.5", "--expose-dev-issuer"], {}).host == "10.0.0.5"
+    assert server.parse_config(["--issuer", "http://keycloak:8080/realms/demo", "--allow-http"], {}).allow_http
+    assert server.parse_config(
+        [], {"ZJWT_ISSUER": "http://keycloak:8080/realms/demo", "ZJWT_ALLOW_HTTP": "1"}
+    ).allow_http
 
 
 def readme_commands() -> list[str]:
@@ -4078,6 +4509,23 @@ def test_hardening_9_the_prose_says_what_the_code_does():
 
 def inspect_source(module) -> str:
     return Path(module.__file__).read_text()
+
+
+def test_the_licence_is_mit_and_travels_inside_each_file_that_is_copied():
+    assert (HERE / "LICENSE").read_text().startswith("MIT License\n\nCopyright (c) 2026 the zjwt authors\n")
+    for name in ("zjwt.py", "server.py"):  # vendoring copies one file: its licence goes with it
+        assert (
+            (HERE / name)
+            .read_text()
+            .startswith("# SPDX-License-Identifier: MIT\n# Copyright (c) 2026 the zjwt authors\n")
+        )
+    project = tomllib.loads((HERE / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+    try:
+        metadata = importlib.metadata.metadata("zjwt")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("zjwt is not installed (pip install -e .), so it has no metadata to read")
+    assert metadata["License-Expression"] == "MIT" and metadata["License-File"] == "LICENSE"
 
 
 def test_the_readme_test_command_is_the_one_ci_runs():

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: MIT
+# Copyright (c) 2026 the zjwt authors
 """zjwt: verify the JWTs an API gateway or OpenID Connect issuer signs, with the keys it publishes.
 
 One file, standard library only.  RSA (RS256/384/512, PS256/384/512), ECDSA
@@ -84,6 +86,7 @@ import json
 import logging
 import marshal
 import math
+import re
 import socket
 import ssl
 import sys
@@ -91,15 +94,16 @@ import threading
 import time
 import types
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, Protocol, TypeGuard
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ALGORITHMS",
     "CURVES",
+    "DETAILS",
     "ED25519",
     "AuthError",
     "Curve",
@@ -113,11 +117,13 @@ __all__ = [
     "InvalidToken",
     "KeySet",
     "KeySetUnavailable",
+    "KeySource",
     "MalformedToken",
     "MissingClaim",
     "MissingToken",
     "PublicKey",
     "RemoteKeySet",
+    "Response",
     "TokenNotYetValid",
     "UnknownKey",
     "Verifier",
@@ -136,9 +142,13 @@ __all__ = [
     "error_response",
     "fetch_json",
     "find_key",
+    "http_get",
+    "is_preflight",
     "key_from_jwk",
     "parse_json",
     "parse_key_set",
+    "proxy_for",
+    "public_rule",
     "read_header",
     "split_token",
     "verify_signature",
@@ -160,6 +170,8 @@ MAX_JWKS_BYTES = 1024 * 1024  # bytes; real key sets are a few KiB
 MAX_JWKS_KEYS = 100  # keys in one set; issuers publish two or three, rotation rarely more
 MAX_STALE_SECONDS = 24 * 3600  # seconds cached keys keep serving while every refresh fails
 READ_CHUNK_BYTES = 64 * 1024  # bytes read from the JWKS response at a time
+MAX_PROXY_LINE_BYTES = 8 * 1024  # bytes in one line of a proxy's answer to CONNECT
+MAX_PROXY_HEADER_LINES = 100  # header lines in a proxy's answer to CONNECT (http.client allows as many)
 VERIFIED_CACHE_SIZE = 1000  # tokens; clients resend one token until it expires, so its signature is checked once
 DEFAULT_REALM = "api"  # RFC 6750 3: the Bearer challenge needs at least one auth-param
 
@@ -192,12 +204,13 @@ class AuthError(Exception):
         self.message = message  # for the client: what was wrong with its request or token
         self.internal = internal  # for operators only: URLs, hosts, configuration, exception text
 
-    def www_authenticate(self, realm: str = DEFAULT_REALM) -> str | None:
-        """Return the RFC 6750 3 WWW-Authenticate value for this error."""
+    def www_authenticate(self, realm: str = DEFAULT_REALM, describe: bool = True) -> str | None:
+        """Return the RFC 6750 3 WWW-Authenticate value for this error (describe=False: no error_description)."""
         params = [f'realm="{_header_safe(realm)}"']
         if self.error:
             params.append(f'error="{self.error}"')
-            params.append(f'error_description="{_header_safe(self.message)}"')
+            if describe:
+                params.append(f'error_description="{_header_safe(self.message)}"')
         return "Bearer " + ", ".join(params)
 
 
@@ -263,7 +276,7 @@ class KeySetUnavailable(AuthError):
         super().__init__(message, internal)
         self.retry_after = retry_after
 
-    def www_authenticate(self, realm: str = DEFAULT_REALM) -> None:
+    def www_authenticate(self, realm: str = DEFAULT_REALM, describe: bool = True) -> None:
         """Return None: the request was not at fault, so there is no challenge."""
         return None
 
@@ -333,7 +346,7 @@ def b64url_decode(segment: str | bytes) -> bytes:
     return binascii.a2b_base64(data.translate(_BASE64URL_TO_STANDARD) + _PADDING[remainder], strict_mode=True)
 
 
-def _object_without_duplicates(pairs: list) -> dict:
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """Return the JSON object of pairs, or raise ValueError on a repeated name (RFC 7515 4, RFC 7519 4).
 
     With {"iss": "evil", "iss": "good"}, Python keeps the last value and other
@@ -403,7 +416,7 @@ def _decode_segment(segment: bytes, what: str) -> bytes:
         raise MalformedToken(f"the {what} is not base64url ({error})") from None
 
 
-def _json_object(data: bytes, what: str) -> dict:
+def _json_object(data: bytes, what: str) -> dict[str, Any]:
     """Return the JSON object data holds, or raise MalformedToken naming what it is."""
     try:
         value = parse_json(data)
@@ -423,8 +436,10 @@ def _json_object(data: bytes, what: str) -> dict:
 # policy (size, exponent, curve, point) decides.
 # ---------------------------------------------------------------------------
 
+HashFunction = Callable[..., Any]  # a hashlib constructor: hashlib.sha256 and its kin
+
 # alg -> (the key type it needs, its scheme or curve, its hash): RFC 7518 3.3-3.5, RFC 8037 3.1, RFC 9864.
-ALGORITHMS = {
+ALGORITHMS: dict[str, tuple[str, str, HashFunction]] = {
     "RS256": ("RSA", "pkcs1", hashlib.sha256),  # RSASSA-PKCS1-v1_5
     "RS384": ("RSA", "pkcs1", hashlib.sha384),
     "RS512": ("RSA", "pkcs1", hashlib.sha512),
@@ -450,7 +465,7 @@ class PublicKey:
     """
 
     kty: str  # "RSA", "EC" or "OKP" (RFC 7518 6, RFC 8037 2)
-    public: tuple  # RSA (n, e); EC (curve, x, y); OKP ("Ed25519", the 32-byte encoded point)
+    public: tuple[Any, ...]  # RSA (n, e); EC (curve, x, y); OKP ("Ed25519", the 32-byte encoded point)
     kid: str | None = None  # key id the tokens name (RFC 7517 4.5)
     alg: str | None = None  # the algorithm this key is for, when its JWK says (RFC 7517 4.4); see _algorithms_for
     size: int = field(init=False)  # the length of every signature it makes, in bytes (RFC 8017 8.2.2, RFC 7518 3.4)
@@ -465,7 +480,7 @@ class PublicKey:
 
 
 @functools.cache
-def _cryptography():
+def _cryptography() -> Any:
     """Return cryptography's toolkit, imported on first use, or None when it is not installed."""
     try:
         from cryptography.exceptions import InvalidSignature as BadSignature
@@ -474,7 +489,7 @@ def _cryptography():
         from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
     except ImportError:
         return None
-    params = {}
+    params: dict[str, Any] = {}
     for alg, (kty, scheme, hash_new) in ALGORITHMS.items():
         h = getattr(hashes, hash_new().name.upper())()  # hashlib's sha256 is cryptography's SHA256
         if kty == "EC":
@@ -493,14 +508,15 @@ def _cryptography():
     )
 
 
-def _signature_size(kty: str, public: tuple) -> int:
+def _signature_size(kty: str, public: tuple[Any, ...]) -> int:
     """Return the length of every signature a key makes: k bytes for RSA, R || S for ECDSA, 64 for Ed25519."""
     if kty == "RSA":
-        return (public[0].bit_length() + 7) // 8
+        n: int = public[0]
+        return (n.bit_length() + 7) // 8
     return 64 if kty == "OKP" else 2 * CURVES[public[0]].size
 
 
-def _native_key(kty: str, public: tuple) -> object:
+def _native_key(kty: str, public: tuple[Any, ...]) -> Any:
     """Return cryptography's object for a public key, or None without cryptography or for a key it refuses."""
     crypto = _cryptography()
     if crypto is None:
@@ -515,7 +531,7 @@ def _native_key(kty: str, public: tuple) -> object:
         return None
 
 
-def check_key_policy(kty: str, public: tuple) -> None:
+def check_key_policy(kty: str, public: tuple[Any, ...]) -> None:
     """Raise ValueError unless public holds a key of type kty that zjwt will trust: the gate every key passes."""
     policy = _KEY_POLICIES.get(kty) if isinstance(kty, str) else None
     if policy is None:  # RFC 7517 5: a key of a type we do not know ("oct", "rsa") is ignored
@@ -523,7 +539,7 @@ def check_key_policy(kty: str, public: tuple) -> None:
     policy(public)
 
 
-def _public_values(public: object, kty: str, *types: type) -> tuple:
+def _public_values(public: object, kty: str, *types: type) -> tuple[Any, ...]:
     """Return public if it is a tuple of values of these types (never a bool for an int), else raise ValueError."""
     if not (
         isinstance(public, tuple)
@@ -534,7 +550,7 @@ def _public_values(public: object, kty: str, *types: type) -> tuple:
     return public
 
 
-def _rsa_policy(public: tuple) -> None:
+def _rsa_policy(public: tuple[Any, ...]) -> None:
     """Raise ValueError unless (n, e) is an RSA key zjwt will trust."""
     n, e = _public_values(public, "RSA", int, int)
     bits = n.bit_length()  # the integer's size: leading zero octets add nothing to a key's strength
@@ -551,7 +567,7 @@ def _rsa_policy(public: tuple) -> None:
         raise ValueError("public exponent must be odd, at least 3 and below 2**64")
 
 
-def _ec_policy(public: tuple) -> None:
+def _ec_policy(public: tuple[Any, ...]) -> None:
     """Raise ValueError unless (curve, x, y) is a point of a NIST curve zjwt verifies."""
     crv, x, y = _public_values(public, "EC", str, int, int)
     if crv not in CURVES:
@@ -562,7 +578,7 @@ def _ec_policy(public: tuple) -> None:
         raise ValueError(f"the point (x, y) is not on {crv}")
 
 
-def _okp_policy(public: tuple) -> None:
+def _okp_policy(public: tuple[Any, ...]) -> None:
     """Raise ValueError unless ("Ed25519", x) holds the one encoding of an Ed25519 point of large order."""
     crv, x = _public_values(public, "OKP", str, bytes)
     if crv == "X25519":  # the same curve in another form, for key agreement: one key, one purpose
@@ -576,13 +592,13 @@ def _okp_policy(public: tuple) -> None:
         raise ValueError("x is a point of small order, not a public key")
 
 
-_KEY_POLICIES: dict[str, Callable[[tuple], None]] = {"RSA": _rsa_policy, "EC": _ec_policy, "OKP": _okp_policy}
+_KEY_POLICIES: dict[str, Callable[[tuple[Any, ...]], None]] = {"RSA": _rsa_policy, "EC": _ec_policy, "OKP": _okp_policy}
 
 
 _STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
 
 
-def _key_octets(jwk: dict, name: str) -> bytes:
+def _key_octets(jwk: dict[str, Any], name: str) -> bytes:
     """Return the octets of a base64url JWK member, also read when padded or in the standard alphabet.
 
     RFC 7517 asks for unpadded base64url, but some issuers publish padding or
@@ -606,7 +622,7 @@ def _key_octets(jwk: dict, name: str) -> bytes:
     return raw
 
 
-def _key_integer(jwk: dict, name: str) -> int:
+def _key_integer(jwk: dict[str, Any], name: str) -> int:
     """Return a Base64urlUInt member of a JWK (RFC 7518 2, 6.3.1) as an integer.
 
     Leading zero octets are read too (Java's BigInteger.toByteArray writes one):
@@ -616,7 +632,7 @@ def _key_integer(jwk: dict, name: str) -> int:
     return int.from_bytes(_key_octets(jwk, name), "big")
 
 
-def _read_jwk(jwk: object) -> tuple[str, tuple, str | None, str | None]:
+def _read_jwk(jwk: object) -> tuple[str, tuple[Any, ...], str | None, str | None]:
     """Return (kty, public, kid, alg) of a JWK meant for signatures, or raise ValueError saying why not.
 
     This reads the JWK's members; PublicKey then applies the key policy.
@@ -642,7 +658,7 @@ def _read_jwk(jwk: object) -> tuple[str, tuple, str | None, str | None]:
     return kty, _KEY_READERS[kty](jwk), kid, alg
 
 
-def _curve_name(jwk: dict) -> str:
+def _curve_name(jwk: dict[str, Any]) -> str:
     """Return the crv member of an EC or OKP JWK (RFC 7518 6.2.1.1, RFC 8037 2), which must be a string."""
     crv = jwk.get("crv")
     if not isinstance(crv, str):  # the policy names the curves zjwt verifies; this is not even a name
@@ -650,25 +666,29 @@ def _curve_name(jwk: dict) -> str:
     return crv
 
 
-def _rsa_public(jwk: dict) -> tuple[int, int]:
+def _rsa_public(jwk: dict[str, Any]) -> tuple[int, int]:
     """Return (n, e) of an RSA JWK (RFC 7518 6.3.1)."""
     return _key_integer(jwk, "n"), _key_integer(jwk, "e")
 
 
-def _ec_public(jwk: dict) -> tuple[str, int, int]:
+def _ec_public(jwk: dict[str, Any]) -> tuple[str, int, int]:
     """Return (curve, x, y) of an EC JWK (RFC 7518 6.2.1)."""
     return _curve_name(jwk), _key_integer(jwk, "x"), _key_integer(jwk, "y")
 
 
-def _okp_public(jwk: dict) -> tuple[str, bytes]:
+def _okp_public(jwk: dict[str, Any]) -> tuple[str, bytes]:
     """Return (curve, x) of an OKP JWK (RFC 8037 2)."""
     return _curve_name(jwk), _key_octets(jwk, "x")
 
 
-_KEY_READERS: dict[str, Callable[[dict], tuple]] = {"RSA": _rsa_public, "EC": _ec_public, "OKP": _okp_public}
+_KEY_READERS: dict[str, Callable[[dict[str, Any]], tuple[Any, ...]]] = {
+    "RSA": _rsa_public,
+    "EC": _ec_public,
+    "OKP": _okp_public,
+}
 
 
-def _algorithms_for(kty: str, public: tuple, alg: str | None = None) -> list[str]:
+def _algorithms_for(kty: str, public: tuple[Any, ...], alg: str | None = None) -> list[str]:
     """Return the algs a key may verify: those of its type and curve, or only those that mean its own alg.
 
     A JWK that names its alg (RFC 7517 4.4) is bound to that algorithm, not to
@@ -687,7 +707,7 @@ def _algorithms_for(kty: str, public: tuple, alg: str | None = None) -> list[str
     ]
 
 
-def _key_kind(kty: str, public: tuple) -> str:
+def _key_kind(kty: str, public: tuple[Any, ...]) -> str:
     """Return what a key is, in a word or two: 'RSA', 'EC P-256', 'OKP Ed25519'."""
     return kty if kty == "RSA" else f"{kty} {public[0]}"
 
@@ -698,17 +718,18 @@ def key_from_jwk(jwk: object) -> PublicKey:
 
 
 _AMBIGUOUS = object()  # lookup marker: several keys answer to the same (kid, alg)
+KeyReport = tuple[str | None, str | None, str | None, str | None, str | None]  # kid, kty, alg, size, reason or None
 
 
 @dataclass(frozen=True)
 class KeySet:
     """The keys of one JWKS document: the usable ones indexed, the others with why. In memory, its own key source."""
 
-    keys: frozenset  # of PublicKey
-    kids: frozenset  # of str: the key ids of the usable keys
-    lookup: dict  # (kid or None, alg) -> PublicKey or _AMBIGUOUS; kid None maps to the only key for alg
-    skipped: dict  # kid -> why that key cannot be used (RFC 7517 5: such keys are ignored)
-    report: tuple  # (kid, kty, alg, size, reason or None) for each JWK in the document, for operators
+    keys: frozenset[PublicKey]
+    kids: frozenset[str]  # the key ids of the usable keys
+    lookup: dict[tuple[str | None, str], object]  # (kid or None, alg) -> PublicKey or _AMBIGUOUS; None: the only key
+    skipped: dict[str, str]  # kid -> why that key cannot be used (RFC 7517 5: such keys are ignored)
+    report: tuple[KeyReport, ...]  # one row for each JWK in the document, for operators
     source: str  # where the keys came from, for messages
 
     def knows(self, kid: str | None) -> bool:
@@ -718,6 +739,13 @@ class KeySet:
     def key_set(self, kid: str | None = None, block: bool = True) -> KeySet:
         """Return self: keys held in memory never change."""
         return self
+
+
+class KeySource(Protocol):
+    """Anything a Verifier can take its keys from: a KeySet held in memory, a RemoteKeySet, or your own."""
+
+    def key_set(self, kid: str | None = None, block: bool = True) -> KeySet | None:
+        """Return the keys for a token naming kid; None only when block is False and they must be fetched first."""
 
 
 def parse_key_set(document: object, source: str = "the configured JWKS", previous: KeySet | None = None) -> KeySet:
@@ -737,7 +765,8 @@ def parse_key_set(document: object, source: str = "the configured JWKS", previou
         raise ValueError("'keys' holds something other than JSON objects")
     known = {(k.kty, k.public, k.kid, k.alg): k for k in previous.keys} if previous else {}
     reported = set(previous.report) if previous else set()
-    keys, report = [], []
+    keys: list[PublicKey] = []
+    report: list[KeyReport] = []
     for jwk in jwks:
         try:
             fields = _read_jwk(jwk)
@@ -753,18 +782,17 @@ def parse_key_set(document: object, source: str = "the configured JWKS", previou
     return KeySet(frozenset(keys), kids, _index(keys, source), skipped, tuple(report), source)
 
 
-def _describe(jwk: dict, key: PublicKey | None) -> tuple:
+def _describe(jwk: dict[str, Any], key: PublicKey | None) -> tuple[str | None, str | None, str | None, str | None]:
     """Return (kid, kty, alg, size or curve) of a JWK as text for operators; the size only for a usable key."""
-    kid, kty, alg = (jwk.get(name) for name in ("kid", "kty", "alg"))
-    text = [value if isinstance(value, str) else None for value in (kid, kty, alg)]
+    kid, kty, alg = (value if isinstance(value, str) else None for value in (jwk.get(n) for n in ("kid", "kty", "alg")))
     if key is None:
-        return (*text, None)
-    return (*text, f"{key.public[0].bit_length()} bits" if key.kty == "RSA" else key.public[0])
+        return kid, kty, alg, None
+    return kid, kty, alg, f"{key.public[0].bit_length()} bits" if key.kty == "RSA" else str(key.public[0])
 
 
-def _index(keys: list[PublicKey], source: str) -> dict:
+def _index(keys: list[PublicKey], source: str) -> dict[tuple[str | None, str], object]:
     """Return the (kid, alg) -> key lookup of a key set, marking names that fit several keys."""
-    lookup: dict = {}
+    lookup: dict[tuple[str | None, str], object] = {}
     for key in keys:
         for alg in _algorithms_for(key.kty, key.public, key.alg):
             for name in {key.kid, None}:  # kid None: a token without kid, served only by a lone key
@@ -857,7 +885,8 @@ def _verify_rsa(alg: str, key: PublicKey, signing_input: bytes, signature: bytes
     if openssl:
         return _openssl_accepts(key, signature, signing_input, *_cryptography().params[alg])
     _, scheme, hash_new = ALGORITHMS[alg]
-    n, e = key.public
+    n: int = key.public[0]
+    e: int = key.public[1]
     s = int.from_bytes(signature, "big")
     if s >= n:  # RFC 8017 5.2.2 step 1: s + n has the same power mod n, and must not pass for s
         return False
@@ -890,7 +919,7 @@ def _verify_ed25519(key: PublicKey, signing_input: bytes, signature: bytes, open
     return _openssl_accepts(key, signature, signing_input)
 
 
-def _openssl_accepts(key: PublicKey, *arguments) -> bool:
+def _openssl_accepts(key: PublicKey, *arguments: Any) -> bool:
     """Return True if cryptography's verify(*arguments) accepts: it raises when it does not."""
     crypto = _cryptography()
     if key.native is None:  # a key cryptography refused to build verifies nothing
@@ -931,13 +960,13 @@ def _pkcs1_prefix(hash_name: str, k: int) -> int | None:
     return int.from_bytes(b"\x00\x01" + b"\xff" * (k - len(t) - 3) + b"\x00" + t, "big")
 
 
-def _mgf1(seed: bytes, length: int, hash_new) -> bytes:
+def _mgf1(seed: bytes, length: int, hash_new: HashFunction) -> bytes:
     """Return the RFC 8017 B.2.1 mask of length bytes generated from seed."""
     blocks = -(-length // hash_new().digest_size)
     return b"".join(hash_new(seed + i.to_bytes(4, "big")).digest() for i in range(blocks))[:length]
 
 
-def _emsa_pss_verify(m: int, digest: bytes, em_bits: int, hash_new) -> bool:
+def _emsa_pss_verify(m: int, digest: bytes, em_bits: int, hash_new: HashFunction) -> bool:
     """Return True if m is a valid EMSA-PSS encoding of digest (RFC 8017 9.1.2), salt length = hash length."""
     h_len = s_len = len(digest)  # RFC 7518 3.5 fixes the salt to the hash's length: no salt length is guessed
     em_len = (em_bits + 7) // 8
@@ -1022,6 +1051,7 @@ ED25519 = Curve(
     2**252 + 27742317777372353535851937790883648493,
     32,
 )
+Point = tuple[int, ...]  # affine (x, y), Jacobian (X, Y, Z), extended (X, Y, Z, T) or (y + x, y − x, 2d·x·y)
 BASE_WINDOW = 7  # wNAF width for G and B: tables of 2⁶ points, built once per curve, make k·G cheap
 KEY_WINDOW = 5  # wNAF width for a public key: 2⁴ points, built once per key in use
 
@@ -1065,7 +1095,7 @@ def _ecdsa_scalars_in_range(curve: Curve, r: int, s: int) -> bool:
 _INFINITY = (1, 1, 0)  # the neutral point, in Jacobian coordinates: any Z = 0
 
 
-def _ec_double(curve: Curve, point: tuple) -> tuple:
+def _ec_double(curve: Curve, point: Point) -> Point:
     """Return 2·P, points in Jacobian coordinates: (X, Y, Z) is (X/Z², Y/Z³) (EFD dbl-2001-b, a = −3)."""
     x, y, z = point
     if z == 0 or y == 0:
@@ -1078,7 +1108,7 @@ def _ec_double(curve: Curve, point: tuple) -> tuple:
     return x3, (alpha * (4 * beta - x3) - 8 * gamma * gamma) % p, ((y + z) ** 2 - gamma - delta) % p
 
 
-def _ec_add(curve: Curve, point: tuple, affine: tuple) -> tuple:
+def _ec_add(curve: Curve, point: Point, affine: Point) -> Point:
     """Return P + Q for P in Jacobian and Q in affine coordinates (EFD madd-2007-bl)."""
     x1, y1, z1 = point
     if z1 == 0:
@@ -1097,18 +1127,19 @@ def _ec_add(curve: Curve, point: tuple, affine: tuple) -> tuple:
 
 
 @functools.lru_cache(maxsize=128)  # one table per curve's G, one per public key in use
-def _ec_table(curve: Curve, x: int, y: int, width: int) -> dict:
+def _ec_table(curve: Curve, x: int, y: int, width: int) -> dict[int, Point]:
     """Return {d: d·P} in affine coordinates for the odd d with |d| < 2^(width−1): what a wNAF digit adds."""
     p = curve.p
     twice = _ec_affine(curve, _ec_double(curve, (x, y, 1)))
-    table, point = {1: (x, y)}, (x, y, 1)
+    table: dict[int, Point] = {1: (x, y)}
+    point: Point = (x, y, 1)
     for d in range(3, 1 << (width - 1), 2):
         point = _ec_add(curve, point, twice)
         table[d] = _ec_affine(curve, point)
     return table | {-d: (px, -py % p) for d, (px, py) in table.items()}  # −(x, y) = (x, −y)
 
 
-def _ec_affine(curve: Curve, point: tuple) -> tuple[int, int]:
+def _ec_affine(curve: Curve, point: Point) -> tuple[int, int]:
     """Return the affine (x, y) of a Jacobian point that is not the point at infinity."""
     x, y, z = point
     inverse = pow(z, -1, curve.p)
@@ -1171,13 +1202,13 @@ def _ed25519_decode(encoded: bytes) -> tuple[int, int] | None:
 def _small_order(point: tuple[int, int]) -> bool:
     """Return True if 8·P is the neutral point: P lies outside the group of prime order L that B makes."""
     p = ED25519.p
-    q = (*point, 1, point[0] * point[1] % p)
+    q: Point = (*point, 1, point[0] * point[1] % p)
     for _ in range(3):  # the curve has 8·L points: 8·P is neutral exactly for the 8 points of small order
         q = _ed_double(ED25519, q)
     return q[0] == 0 and q[1] == q[2]
 
 
-def _ed_double(curve: Curve, point: tuple) -> tuple:
+def _ed_double(curve: Curve, point: Point) -> Point:
     """Return 2·P, points in extended coordinates: (X, Y, Z, T) is (X/Z, Y/Z) with T = XY/Z (RFC 8032 5.1.4)."""
     x1, y1, z1, _ = point
     p = curve.p
@@ -1187,7 +1218,7 @@ def _ed_double(curve: Curve, point: tuple) -> tuple:
     return e * f % p, g * h % p, f * g % p, e * h % p
 
 
-def _ed_add(curve: Curve, point: tuple, q: tuple) -> tuple:
+def _ed_add(curve: Curve, point: Point, q: Point) -> Point:
     """Return P + Q for P extended and Q given as (y + x, y − x, 2d·x·y) (RFC 8032 5.1.4; complete: no exceptions)."""
     x1, y1, z1, t1 = point
     p = curve.p
@@ -1197,18 +1228,19 @@ def _ed_add(curve: Curve, point: tuple, q: tuple) -> tuple:
 
 
 @functools.lru_cache(maxsize=128)  # one table for B, one per public key in use
-def _ed_table(x: int, y: int, width: int) -> dict:
+def _ed_table(x: int, y: int, width: int) -> dict[int, Point]:
     """Return {d: d·P} as _ed_add takes them, for the odd d with |d| < 2^(width−1): what a wNAF digit adds."""
-    start = (x, y, 1, x * y % ED25519.p)
+    start: Point = (x, y, 1, x * y % ED25519.p)
     twice = _ed_niels(_ed_double(ED25519, start))
-    table, point = {}, start
+    table: dict[int, Point] = {}
+    point = start
     for d in range(1, 1 << (width - 1), 2):
         table[d] = _ed_niels(point)
         point = _ed_add(ED25519, point, twice)
     return table | {-d: (ymx, ypx, -t % ED25519.p) for d, (ypx, ymx, t) in table.items()}  # −(x, y) = (−x, y)
 
 
-def _ed_niels(point: tuple) -> tuple[int, int, int]:
+def _ed_niels(point: Point) -> tuple[int, int, int]:
     """Return an extended point as (y + x, y − x, 2d·x·y) of its affine x and y: the form _ed_add takes."""
     p = ED25519.p
     inverse = pow(point[2], -1, p)
@@ -1231,7 +1263,16 @@ def _wnaf(k: int, width: int) -> list[int]:
     return digits
 
 
-def _multiply_add(curve: Curve, k1: int, table1: dict, k2: int, table2: dict, double, add, zero: tuple) -> tuple:
+def _multiply_add(
+    curve: Curve,
+    k1: int,
+    table1: dict[int, Point],
+    k2: int,
+    table2: dict[int, Point],
+    double: Callable[[Curve, Point], Point],
+    add: Callable[[Curve, Point, Point], Point],
+    zero: Point,
+) -> Point:
     """Return k1·P1 + k2·P2 with one chain of doublings for both (Shamir's trick), each scalar in wNAF."""
     d1, d2 = _wnaf(k1, BASE_WINDOW), _wnaf(k2, KEY_WINDOW)
     length = max(len(d1), len(d2))
@@ -1259,14 +1300,14 @@ def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
-def _numeric_date(claims: dict, name: str) -> float | None:
+def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
     """Return claim name as seconds since the epoch, None when absent, or raise MalformedToken."""
     value = claims.get(name)
     if value is None and name not in claims:
         return None
     # Not a bool (exp: true would be 1970-01-01T00:00:01Z), not NaN (every comparison with it is false, so it
     # would never expire), not a string, and within years 1970-9999 (10**30 overflows a date).
-    if type(value) not in (int, float) or not 0 <= value <= MAX_NUMERIC_DATE:
+    if (type(value) is not int and type(value) is not float) or not 0 <= value <= MAX_NUMERIC_DATE:
         raise MalformedToken(f"the {name!r} claim must be a NumericDate (seconds since 1970), not {_show(value)}")
     return value
 
@@ -1283,7 +1324,10 @@ def check_times(exp: float | None, nbf: float | None, iat: float | None, now: fl
         )
 
 
-def _check_audience(claims: dict, audience: frozenset) -> None:
+Times = tuple[float | None, float | None, float | None]  # a token's (exp, nbf, iat), None where absent
+
+
+def _check_audience(claims: dict[str, Any], audience: frozenset[str]) -> None:
     """Raise unless aud names one of audience, or is absent when no audience is configured (RFC 7519 4.1.3).
 
     One issuer mints tokens for many services.  A token that names its audience
@@ -1309,7 +1353,9 @@ def _check_audience(claims: dict, audience: frozenset) -> None:
         raise InvalidAudience(f"the token is meant for {_show(aud)}, not for this service", expected)
 
 
-def check_claims(claims: dict, issuer: str, audience: frozenset, required: tuple, now: float, leeway: float) -> tuple:
+def check_claims(
+    claims: dict[str, Any], issuer: str, audience: frozenset[str], required: tuple[str, ...], now: float, leeway: float
+) -> Times:
     """Return (exp, nbf, iat) of claims that pass every check, or raise the InvalidToken that says why not."""
     for name in required:  # exp by default: a token without one never expires
         if name not in claims:
@@ -1357,38 +1403,68 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-def check_https_url(uri: str, what: str = "JWKS URL") -> str:
-    """Return uri if keys may be fetched from it (https, or http to loopback), else raise ValueError.
+def check_https_url(uri: str, what: str = "JWKS URL", allow_http: bool = False) -> str:
+    """Return uri if keys may be fetched from it (https, http to loopback, or http when allowed), else raise ValueError.
 
     The keys decide what is authentic: fetched over plain http, they could be
     replaced by anyone on the network path.  Loopback never leaves the machine.
+    allow_http admits other http hosts, for development issuers only.
     """
     try:
         url = urllib.parse.urlsplit(uri)
         url.port  # noqa: B018 - parsing the port validates it
     except (ValueError, TypeError, AttributeError):
         raise ValueError(f"{what} {_show(uri, 80)} is not a URL") from None
-    if (url.scheme == "https" and url.hostname) or (url.scheme == "http" and _is_loopback(url.hostname)):
+    if url.scheme == "https" and url.hostname:
         return uri
-    raise ValueError(f"{what} {_show(uri, 80)} must use https:// (http:// is allowed only to loopback)")
+    if url.scheme == "http" and url.hostname and (allow_http or _is_loopback(url.hostname)):
+        return uri
+    if url.scheme == "http" and url.hostname:
+        raise ValueError(
+            f"{what} {_show(uri, 80)} uses http://, so anyone on the network path could replace the keys: use "
+            "https://, or for a development issuer opt in with allow_http=True (http:// to loopback needs nothing)"
+        )
+    raise ValueError(f"{what} {_show(uri, 80)} must be an https:// URL")
 
 
-def fetch_json(
+@dataclass(frozen=True)
+class Response:
+    """What an HTTP GET brought back: the status, the headers (names in lower case), the body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def fetch_json(uri: str, **options: Any) -> object:
+    """Return the JSON document at uri (status 200 only), or raise an exception saying why it could not be had.
+
+    options are those of http_get.
+    """
+    return parse_json(http_get(uri, **options).body)
+
+
+def http_get(
     uri: str,
     *,
     timeout: float = FETCH_TIMEOUT_SECONDS,
     max_bytes: int = MAX_JWKS_BYTES,
-    headers: dict | None = None,
+    headers: dict[str, str] | None = None,
     ssl_context: ssl.SSLContext | None = None,
-) -> object:
-    """Return the JSON document at uri, or raise an exception saying why it could not be had.
+    proxy: str | Literal[False] | None = None,
+    allow_http: bool = False,
+    statuses: tuple[int, ...] = (200,),
+) -> Response:
+    """Return the response to a GET of uri, or raise an exception saying why there is none.
 
-    HTTP rules: GET only, no redirects, status 200 only, a body of at most
-    max_bytes, and one deadline of timeout seconds for the whole exchange,
-    connecting included.  Only the DNS lookup before it cannot be interrupted
-    (Python offers no timeout for getaddrinfo), so a hung resolver can exceed it.
+    HTTP rules: GET only, no redirects, a status in statuses only, a body of at
+    most max_bytes, and one deadline of timeout seconds for the whole exchange,
+    connecting (through the proxy, see proxy_for) included.  Only the DNS lookup
+    before it cannot be interrupted (Python offers no timeout for getaddrinfo),
+    so a hung resolver can exceed it.
     """
-    url = urllib.parse.urlsplit(check_https_url(uri))
+    url = urllib.parse.urlsplit(check_https_url(uri, allow_http=allow_http))
+    via = proxy_for(url, proxy)
     deadline = time.monotonic() + timeout
     # Socket timeouts apply to each read, so a server dripping a byte a second
     # would never trip them: at the deadline this timer shuts the sockets down.
@@ -1396,38 +1472,109 @@ def fetch_json(
     watchdog = threading.Timer(max(timeout, 0), _shut_down, (sockets,))
     watchdog.daemon = True
     watchdog.start()
+    response = None
     try:
-        body = _get(url, deadline, headers or {}, max_bytes, ssl_context, sockets)
+        conn = _connect(url, deadline, ssl_context, via, sockets)
+        response = _request(conn, url, headers or {}, max_bytes, statuses)
     except (OSError, ValueError, http.client.HTTPException):
         if time.monotonic() < deadline:
             raise
-        body = None  # whatever broke, the watchdog broke it
     finally:
         watchdog.cancel()
         for sock in sockets:
             sock.close()
-    if body is None or time.monotonic() >= deadline:  # cut short, possibly without an error
-        raise TimeoutError(f"no complete response from {url.hostname} within {timeout:.3g} s")
-    return parse_json(body)
+    if response is None or time.monotonic() >= deadline:  # cut short by the watchdog, possibly without an error
+        through = "" if via is None else f" through the proxy {via.hostname}:{via.port or 80}"
+        raise TimeoutError(f"no complete response from {url.hostname}{through} within {timeout:.3g} s")
+    return response
 
 
-def _get(url, deadline: float, headers: dict, max_bytes: int, ssl_context, sockets: list) -> bytes:
-    """Return the body of a GET of url: status 200 only, no redirects, at most max_bytes."""
-    conn = _connect(url, deadline, ssl_context, sockets)
+def _request(
+    conn: http.client.HTTPConnection,
+    url: urllib.parse.SplitResult,
+    headers: dict[str, str],
+    max_bytes: int,
+    statuses: tuple[int, ...],
+) -> Response:
+    """Return the response to a GET of url on conn: a status in statuses only, no redirects, at most max_bytes."""
     path = (url.path or "/") + (f"?{url.query}" if url.query else "")
     conn.request("GET", path, headers={"Accept": "application/json", "User-Agent": f"zjwt/{__version__}", **headers})
     with conn.getresponse() as response:
-        if response.status != 200:  # a redirect would take the fetch to a URL that is not configuration
+        if response.status not in statuses:  # a redirect would take the fetch to a URL that is not configuration
             moved = " (redirects are not followed)" if 300 <= response.status < 400 else ""
             raise HTTPStatusError(f"HTTP {response.status} {_show(response.reason, 80)}{moved}", response.status)
-        return _read_at_most(response, max_bytes)
+        received = {name.lower(): value for name, value in response.getheaders()}
+        return Response(response.status, received, _read_at_most(response, max_bytes))
 
 
-def _connect(url, deadline: float, ssl_context, sockets: list) -> http.client.HTTPConnection:
-    """Return an HTTP(S) connection to url's host, trying its addresses in turn within the deadline."""
+def proxy_for(
+    url: urllib.parse.SplitResult, proxy: str | Literal[False] | None = None
+) -> urllib.parse.SplitResult | None:
+    """Return the HTTP proxy to reach an https url through, or None to connect directly.
+
+    proxy=False: never a proxy.  A proxy URL (http://user:password@host:port):
+    that proxy, for every https URL.  None: as every HTTP client does, the
+    environment's HTTPS_PROXY (https_proxy), unless NO_PROXY (no_proxy) names
+    the host, read by the standard library's own rules.  Plain-http URLs
+    (loopback, or development issuers let in by allow_http) are fetched
+    directly.  The tunnel is opened with CONNECT, and TLS then runs end to end
+    with the issuer, checked against the issuer's name, not the proxy's.
+    """
+    if proxy is False or url.scheme != "https":
+        return None
+    if proxy is None:
+        import urllib.request  # here: only a fetch needs the standard library's reading of the environment
+
+        proxies = urllib.request.getproxies_environment()
+        if not proxies.get("https") or urllib.request.proxy_bypass(url.netloc):  # NO_PROXY, from the same source
+            return None
+        proxy = proxies["https"]
+    return _proxy_url(proxy)
+
+
+def _proxy_url(proxy: str) -> urllib.parse.SplitResult:
+    """Return a proxy's URL (host:port alone means http://host:port), or raise ValueError if it is not an http one."""
+    try:
+        url = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
+        url.port  # noqa: B018 - parsing the port validates it
+    except (ValueError, TypeError, AttributeError):
+        raise ValueError("the proxy is not a URL such as http://proxy.example:3128") from None
+    if url.scheme != "http" or not url.hostname:  # the tunnel's TLS is the issuer's; the proxy is spoken to in clear
+        raise ValueError(f"the proxy {_show(url.scheme + '://' + (url.hostname or ''), 80)} must be an http:// URL")
+    return url
+
+
+def _connect(
+    url: urllib.parse.SplitResult,
+    deadline: float,
+    ssl_context: ssl.SSLContext | None,
+    proxy: urllib.parse.SplitResult | None,
+    sockets: list[socket.socket],
+) -> http.client.HTTPConnection:
+    """Return an HTTP(S) connection to url's host, through the proxy when there is one, within the deadline."""
     https = url.scheme == "https"
-    port = url.port or (443 if https else 80)
-    addresses = socket.getaddrinfo(url.hostname, port, type=socket.SOCK_STREAM)
+    host, port = url.hostname or "", url.port or (443 if https else 80)
+    if proxy is None:
+        sock = _open_socket(host, port, deadline, sockets, host)
+    else:
+        proxy_host = proxy.hostname or ""
+        sock = _open_socket(proxy_host, proxy.port or 80, deadline, sockets, f"the proxy {proxy_host}")
+        _tunnel(sock, host, port, proxy)
+    if not https:
+        conn = http.client.HTTPConnection(host, port)
+    else:
+        context = ssl_context or _default_tls_context()
+        sock = context.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)  # the issuer's name
+        sockets.append(sock)  # before the handshake, so the watchdog can cut a dripping one
+        sock.do_handshake()
+        conn = http.client.HTTPSConnection(host, port, context=context)
+    conn.sock = sock  # http.client uses a socket it is given as it is
+    return conn
+
+
+def _open_socket(host: str, port: int, deadline: float, sockets: list[socket.socket], what: str) -> socket.socket:
+    """Return a socket connected to host:port, trying its addresses in turn within the deadline."""
+    addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     errors = []
     for left, (family, kind, proto, _, address) in zip(range(len(addresses), 0, -1), addresses, strict=True):
         remaining = deadline - time.monotonic()
@@ -1444,18 +1591,33 @@ def _connect(url, deadline: float, ssl_context, sockets: list) -> http.client.HT
             errors.append(f"{address[0]}: {error}")
             continue
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
-        if not https:
-            sockets.append(sock)  # from here on, the watchdog can cut it
-            conn = http.client.HTTPConnection(url.hostname, port)
-        else:
-            context = ssl_context or _default_tls_context()
-            sock = context.wrap_socket(sock, server_hostname=url.hostname, do_handshake_on_connect=False)
-            sockets.append(sock)  # before the handshake, so the watchdog can cut a dripping one
-            sock.do_handshake()
-            conn = http.client.HTTPSConnection(url.hostname, port, context=context)
-        conn.sock = sock  # http.client uses a socket it is given as it is
-        return conn
-    raise ConnectionError(f"could not connect to {url.hostname} ({'; '.join(errors) or 'no time left'})")
+        sockets.append(sock)  # from here on, the watchdog can cut it
+        return sock
+    raise ConnectionError(f"could not connect to {what} ({'; '.join(errors) or 'no time left'})")
+
+
+def _tunnel(sock: socket.socket, host: str, port: int, proxy: urllib.parse.SplitResult) -> None:
+    """Ask an HTTP proxy for a tunnel to host:port (RFC 9110 9.3.6), or raise ConnectionError saying why not."""
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    request = f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n"
+    if proxy.username is not None:  # the credentials come from the proxy URL, and go nowhere but here
+        credentials = f"{urllib.parse.unquote(proxy.username)}:{urllib.parse.unquote(proxy.password or '')}"
+        request += f"Proxy-Authorization: Basic {binascii.b2a_base64(credentials.encode(), newline=False).decode()}\r\n"
+    sock.sendall((request + "\r\n").encode("latin-1"))
+    with sock.makefile("rb") as reply:  # the socket outlives it: TLS to the issuer follows
+        status_line = reply.readline(MAX_PROXY_LINE_BYTES)
+        for _ in range(MAX_PROXY_HEADER_LINES):
+            if reply.readline(MAX_PROXY_LINE_BYTES) in (b"\r\n", b"\n", b""):
+                break
+    version, _, rest = status_line.partition(b" ")
+    status, _, reason = rest.partition(b" ")
+    proxy_name = f"the proxy {proxy.hostname}:{proxy.port or 80}"  # never the URL: it may hold a password
+    if not version.startswith(b"HTTP/") or not (status.isdigit() and len(status) == 3):
+        raise ConnectionError(f"{proxy_name} did not answer the CONNECT with HTTP")
+    if not 200 <= int(status) < 300:
+        advice = ": check the user and password in the proxy URL" if status == b"407" else ""
+        phrase = _show(reason.decode("latin-1").strip(), 60)
+        raise ConnectionError(f"{proxy_name} refused a tunnel to {target}: {int(status)} {phrase}{advice}")
 
 
 @functools.cache
@@ -1473,8 +1635,8 @@ def _shut_down(sockets: list[socket.socket]) -> None:
 
 def _read_at_most(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
     """Return the response body, or raise ValueError once it passes max_bytes: an issuer cannot fill our memory."""
-    declared = response.getheader("Content-Length", "")
-    declared = int(declared) if declared.isascii() and declared.isdigit() and len(declared) < 20 else None
+    length = response.getheader("Content-Length", "")
+    declared = int(length) if length.isascii() and length.isdigit() and len(length) < 20 else None
     if declared is not None and declared > max_bytes:
         raise ValueError(f"response of {declared} bytes is larger than the {max_bytes}-byte limit")
     chunks, size = [], 0
@@ -1488,7 +1650,7 @@ def _read_at_most(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def discover_jwks_uri(issuer: str, **fetch_options) -> tuple[str, str]:
+def discover_jwks_uri(issuer: str, **options: Any) -> tuple[str, str]:
     """Return (jwks_uri, how it was found) from the issuer's OpenID configuration, or raise saying why not.
 
     OpenID Connect Discovery 1.0: the document lives at the issuer with any
@@ -1500,11 +1662,11 @@ def discover_jwks_uri(issuer: str, **fetch_options) -> tuple[str, str]:
     base = issuer.rstrip("/")
     url = base + "/.well-known/openid-configuration"
     try:
-        document = fetch_json(url, **fetch_options)
+        document = fetch_json(url, **options)
     except HTTPStatusError as error:
         if error.status != 404:
             raise
-        fallback = check_https_url(base + "/.well-known/jwks.json")
+        fallback = check_https_url(base + "/.well-known/jwks.json", allow_http=options.get("allow_http", False))
         return fallback, f"{url} answered 404, so the conventional {fallback}"
     if not isinstance(document, dict):
         raise ValueError(f"the discovery document at {url} is not a JSON object")
@@ -1514,7 +1676,8 @@ def discover_jwks_uri(issuer: str, **fetch_options) -> tuple[str, str]:
     jwks_uri = document.get("jwks_uri")
     if not isinstance(jwks_uri, str):
         raise ValueError(f"the discovery document at {url} has no 'jwks_uri'")
-    return check_https_url(jwks_uri, "the discovered jwks_uri"), f"the discovery document {url}"
+    checked = check_https_url(jwks_uri, "the discovered jwks_uri", options.get("allow_http", False))
+    return checked, f"the discovery document {url}"
 
 
 class RemoteKeySet:
@@ -1558,17 +1721,29 @@ class RemoteKeySet:
         timeout_seconds: float = FETCH_TIMEOUT_SECONDS,
         max_bytes: int = MAX_JWKS_BYTES,
         max_stale_seconds: float = MAX_STALE_SECONDS,
-        headers: dict | None = None,
+        headers: dict[str, str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        proxy: str | Literal[False] | None = None,
+        allow_http: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ):
         if (jwks_uri is None) == (issuer is None):
             raise ValueError("pass either jwks_uri or issuer (to discover the JWKS URL)")
         self.issuer = issuer
-        self.jwks_uri = None if jwks_uri is None else check_https_url(jwks_uri)  # None until discovered
-        self.jwks_uri_from = "configured" if jwks_uri else None  # how jwks_uri was learned
+        self.jwks_uri = None if jwks_uri is None else check_https_url(jwks_uri, allow_http=allow_http)
+        self.jwks_uri_from = "configured" if jwks_uri else None  # how jwks_uri was learned (None until discovered)
         if issuer is not None:
-            check_https_url(issuer.rstrip("/") + "/.well-known/openid-configuration", "issuer")
+            check_https_url(issuer.rstrip("/") + "/.well-known/openid-configuration", "issuer", allow_http)
+        if isinstance(proxy, str):
+            _proxy_url(proxy)  # a bad proxy URL is a configuration error, said now rather than at the first fetch
+        elif proxy not in (None, False):
+            raise ValueError("proxy must be None (HTTPS_PROXY and NO_PROXY decide), False (none) or a proxy URL")
+        if allow_http:
+            logger.warning(
+                "allow_http: keys for %s may be fetched over plain http, where anyone on the network path can "
+                "replace them; use it for development issuers only",
+                _printable(issuer or jwks_uri or ""),
+            )
         if not 0 < timeout_seconds <= cooldown_seconds:
             raise ValueError("timeout_seconds must be > 0 and at most cooldown_seconds, so fetches never overlap")
         if not 0 <= cache_seconds <= max_stale_seconds or not max_bytes > 0:
@@ -1580,6 +1755,8 @@ class RemoteKeySet:
         self.max_stale_seconds = max_stale_seconds
         self.headers = dict(headers or {})
         self.ssl_context = ssl_context
+        self.proxy = proxy
+        self.allow_http = allow_http
         self.clock = clock
         self.fetch_count = 0  # fetches attempted
         self.failure_count = 0  # fetches that failed
@@ -1675,8 +1852,8 @@ class RemoteKeySet:
     def _next_step(self, kid: str | None) -> str:
         """Return what a caller needing kid's key should do now: a row of the class docstring's table."""
         now = self.clock()
-        usable = self._usable()
-        known = usable and self._cached[0].knows(kid)
+        keys = self._cached[0] if self._usable() else None
+        usable, known = keys is not None, keys is not None and keys.knows(kid)
         cooling = self.attempted_at is not None and now - self.attempted_at < self.cooldown_seconds
         if known and now - self._cached[1] < self.cache_seconds:
             return "use"
@@ -1713,7 +1890,8 @@ class RemoteKeySet:
         """Download and parse the JWKS, then store it or record why that failed, whatever happens."""
         keys, failure = None, None
         try:
-            keys = parse_key_set(self._download(), self.jwks_uri, previous=self._cached[0])
+            document, uri = self._download()
+            keys = parse_key_set(document, uri, previous=self._cached[0])
         except Exception as error:  # noqa: BLE001 - any failure is an outage: keep serving the keys we have
             failure = error
         finally:
@@ -1721,30 +1899,33 @@ class RemoteKeySet:
 
     def _end_fetch(self, keys: KeySet | None, failure: BaseException | None) -> None:
         """Store new keys, or record why the fetch failed; mark no fetch in flight and wake the waiting threads."""
+        reason = None if failure is None else _reason(failure)
+        if reason is not None:  # said before the fetch is marked done, and outside the lock
+            logger.warning("could not fetch the keys of %s: %s", self.issuer or self.jwks_uri, reason)
         with self._changed:
             if keys is not None:
                 self._cached = (keys, self.clock())
-            if failure is not None:
+            if reason is not None:
                 self.failure_count += 1
-                self.last_error = _reason(failure)
+                self.last_error = reason
             self.fetch_count += 1
             self._fetching = False
             self._changed.notify_all()
-        if failure is not None:
-            logger.warning("could not fetch the keys of %s: %s", self.issuer or self.jwks_uri, self.last_error)
 
-    def _download(self) -> object:
-        """Return the JWKS document, discovering its URL first when that is due, all within one deadline."""
+    def _download(self) -> tuple[object, str]:
+        """Return the JWKS document and its URL, discovering the URL first when that is due, all within one deadline."""
         deadline = time.monotonic() + self.timeout_seconds
         if self.issuer is not None and self._discovery_due():
-            self._discover(deadline)
+            self._discover(self.issuer, deadline)
+        uri = self.jwks_uri
+        assert uri is not None  # configured, or found by the discovery just now (which raises when it finds none)
         try:
-            return fetch_json(self.jwks_uri, timeout=deadline - time.monotonic(), **self._fetch_options())
+            return fetch_json(uri, timeout=deadline - time.monotonic(), **self._fetch_options()), uri
         except (OSError, HTTPStatusError, http.client.HTTPException):
             self._discovered_at = None  # the URL stopped answering 200: discover it again next time
             raise
 
-    def _discover(self, deadline: float) -> None:
+    def _discover(self, issuer: str, deadline: float) -> None:
         """Look jwks_uri up by discovery; when that fails, keep a URL found before and look again next time.
 
         An issuer's discovery document can fail while its keys still answer: with
@@ -1754,19 +1935,25 @@ class RemoteKeySet:
         remembered = self.jwks_uri
         timeout = (deadline - time.monotonic()) / (2 if remembered else 1)
         try:
-            self.jwks_uri, self.jwks_uri_from = discover_jwks_uri(self.issuer, timeout=timeout, **self._fetch_options())
+            self.jwks_uri, self.jwks_uri_from = discover_jwks_uri(issuer, timeout=timeout, **self._fetch_options())
         except Exception as error:  # whatever broke discovery (re-raised when no URL is remembered)
             if remembered is None:
                 raise
             logger.warning(
-                "discovery for %s failed (%s); fetching the keys from %s", self.issuer, _reason(error), remembered
+                "discovery for %s failed (%s); fetching the keys from %s", issuer, _reason(error), remembered
             )
             return
         self._discovered_at = self.clock()
 
-    def _fetch_options(self) -> dict:
+    def _fetch_options(self) -> dict[str, Any]:
         """Return the options every request of this key source is made with."""
-        return {"max_bytes": self.max_bytes, "headers": self.headers, "ssl_context": self.ssl_context}
+        return {
+            "max_bytes": self.max_bytes,
+            "headers": self.headers,
+            "ssl_context": self.ssl_context,
+            "proxy": self.proxy,
+            "allow_http": self.allow_http,
+        }
 
     def _discovery_due(self) -> bool:
         """Return True when jwks_uri is unknown, stopped answering, or was discovered a day ago."""
@@ -1797,7 +1984,7 @@ def split_token(token: bytes) -> list[bytes]:
     return segments
 
 
-def read_header(segment: bytes, algorithms: frozenset) -> tuple[str, str | None]:
+def read_header(segment: bytes, algorithms: frozenset[str]) -> tuple[str, str | None]:
     """Return (alg, kid) of a JOSE header the verifier accepts (RFC 7515 4.1, RFC 8725 3.1), or raise.
 
     The values read are alg, kid and cty; the members that change how a token
@@ -1848,8 +2035,10 @@ class Verifier:
         issuer: str,
         *,
         jwks_uri: str | None = None,
-        jwks: dict | None = None,
-        key_source: object = None,
+        jwks: dict[str, Any] | None = None,
+        key_source: KeySource | None = None,
+        proxy: str | Literal[False] | None = None,
+        allow_http: bool = False,
         audience: str | list[str] | None = None,
         algorithms: tuple[str, ...] = ("RS256",),
         leeway: float = 0,
@@ -1870,18 +2059,20 @@ class Verifier:
         self.leeway = _leeway(leeway)
         self.required_claims = _required_claims(required_claims, self.audience)
         self.backend = _backend(backend)
-        self.key_source = _key_source(issuer, jwks_uri, jwks, key_source)
+        self.key_source = _key_source(issuer, jwks_uri, jwks, key_source, {"proxy": proxy, "allow_http": allow_http})
         # token -> (marshal.dumps(claims), key, kid, (exp, nbf, iat)), least recently used first.
         # marshal.loads builds an independent copy of the claims in C, faster than copy.deepcopy.
         # Each OrderedDict operation is atomic, so threads share it without a lock.
-        self._verified: collections.OrderedDict = collections.OrderedDict()
-        self._headers: dict = {}  # header segment -> (alg, kid): one issuer's tokens share one header
+        self._verified: collections.OrderedDict[str, Verified] = collections.OrderedDict()
+        self._headers: dict[
+            bytes, tuple[str, str | None]
+        ] = {}  # header segment -> (alg, kid): one issuer's tokens share one header
 
-    def verify(self, token: str | bytes) -> dict:
+    def verify(self, token: str | bytes) -> dict[str, Any]:
         """Return the claims of a token that passes every check, or raise InvalidToken or KeySetUnavailable."""
         return self._verify(token, self.key_source.key_set)
 
-    async def verify_async(self, token: str | bytes) -> dict:
+    async def verify_async(self, token: str | bytes) -> dict[str, Any]:
         """Return what verify returns, without blocking the event loop.
 
         With usable keys (the common case, and every verified-token cache hit)
@@ -1891,7 +2082,7 @@ class Verifier:
         that fetch running to completion.
         """
         try:
-            return self._verify(token, self._key_set_at_once)
+            return self._verify(token, lambda kid: self.key_source.key_set(kid, block=False))
         except _FetchFirst as pending:
             import asyncio  # here, so that synchronous users never pay for importing it
 
@@ -1903,7 +2094,7 @@ class Verifier:
                 ) from None
         return self._verify(token, lambda kid: keys)
 
-    def authenticate(self, authorization: str | list[str] | None) -> dict:
+    def authenticate(self, authorization: str | bytes | Sequence[str] | None) -> dict[str, Any]:
         """Return the claims of the bearer token in an Authorization header, or raise AuthError.
 
         authorization is the header's value, or the list of every value the
@@ -1911,12 +2102,15 @@ class Verifier:
         """
         return self.verify(bearer_token(authorization))
 
-    async def authenticate_async(self, authorization: str | list[str] | None) -> dict:
+    async def authenticate_async(self, authorization: str | bytes | Sequence[str] | None) -> dict[str, Any]:
         """Return what authenticate returns, without blocking the event loop (see verify_async)."""
         return await self.verify_async(bearer_token(authorization))
 
-    def _verify(self, token: str | bytes, key_set: Callable[[str | None], KeySet]) -> dict:
-        """Return the claims of a token that passes every check, with key_set(kid) giving the keys."""
+    def _verify(self, token: str | bytes, key_set: Callable[[str | None], KeySet | None]) -> dict[str, Any]:
+        """Return the claims of a token that passes every check, with key_set(kid) giving the keys.
+
+        key_set returns None when the keys must be fetched first: then _FetchFirst.
+        """
         if type(token) is not str:
             token = _token_text(token)
         if len(token) > MAX_TOKEN_BYTES:  # before any splitting or decoding: a megabyte token costs nothing
@@ -1929,7 +2123,7 @@ class Verifier:
         data = _ascii(token)
         header_b64, payload_b64, signature_b64 = split_token(data)
         alg, kid = self._headers.get(header_b64) or self._read_header(header_b64)
-        key = find_key(key_set(kid), kid, alg)
+        key = find_key(_keys_at_once(key_set, kid), kid, alg)
         payload = _decode_segment(payload_b64, "payload")  # its spelling is checked now, its content later
         signature = _decode_segment(signature_b64, "signature")
         # RFC 7515 5.2: the signature covers the bytes as received.  Re-serialized JSON would be other bytes.
@@ -1942,13 +2136,6 @@ class Verifier:
             self._remember(token, (marshal.dumps(claims), key, kid, times))
         return claims
 
-    def _key_set_at_once(self, kid: str | None) -> KeySet:
-        """Return the keys for kid if the key source has them without fetching or waiting, else raise _FetchFirst."""
-        keys = self.key_source.key_set(kid, block=False)
-        if keys is None:
-            raise _FetchFirst(kid)
-        return keys
-
     def _read_header(self, header_b64: bytes) -> tuple[str, str | None]:
         """Return (alg, kid) of a header segment, remembering it for the issuer's next tokens."""
         alg_kid = read_header(header_b64, self.algorithms)
@@ -1957,10 +2144,12 @@ class Verifier:
         self._headers[header_b64] = alg_kid
         return alg_kid
 
-    def _reuse(self, token: str, hit: tuple, key_set: Callable) -> dict | None:
+    def _reuse(
+        self, token: str, hit: Verified, key_set: Callable[[str | None], KeySet | None]
+    ) -> dict[str, Any] | None:
         """Return fresh claims of a token verified before, if its key is still published and its times hold."""
-        claims, key, kid, times = hit
-        if key not in key_set(kid).keys:  # the key left the set: check again
+        data, key, kid, times = hit
+        if key not in _keys_at_once(key_set, kid).keys:  # the key left the set: check again
             self._forget(token)
             return None
         try:
@@ -1972,9 +2161,10 @@ class Verifier:
             self._verified.move_to_end(token)
         except KeyError:  # another thread evicted it meanwhile
             pass
-        return marshal.loads(claims)  # a new dict each call: callers may change theirs freely
+        claims: dict[str, Any] = marshal.loads(data)  # a new dict each call: callers may change theirs freely
+        return claims
 
-    def _remember(self, token: str, verified: tuple) -> None:
+    def _remember(self, token: str, verified: Verified) -> None:
         """Cache a verified token, evicting the least recently used beyond cache_size."""
         self._verified[token] = verified
         if len(self._verified) > self.cache_size:
@@ -1986,6 +2176,18 @@ class Verifier:
     def _forget(self, token: str) -> None:
         """Drop a token from the verified cache."""
         self._verified.pop(token, None)
+
+
+# A verified token's cache entry: marshal.dumps(claims), the key that verified it, its kid, its (exp, nbf, iat).
+Verified = tuple[bytes, PublicKey, str | None, Times]
+
+
+def _keys_at_once(key_set: Callable[[str | None], KeySet | None], kid: str | None) -> KeySet:
+    """Return key_set(kid), or raise _FetchFirst when the keys must be fetched first (key_set gave None)."""
+    keys = key_set(kid)
+    if keys is None:
+        raise _FetchFirst(kid)
+    return keys
 
 
 class _FetchFirst(Exception):  # not an error: a signal that never leaves verify_async
@@ -2014,7 +2216,7 @@ def _token_text(token: object) -> str:
     raise MalformedToken(f"a token is a string, not {type(token).__name__}")
 
 
-def _audience_set(audience: object) -> frozenset:
+def _audience_set(audience: object) -> frozenset[str]:
     """Return the configured audience as a set of strings, or raise ValueError."""
     if audience is None:
         return frozenset()
@@ -2023,38 +2225,38 @@ def _audience_set(audience: object) -> frozenset:
         raise ValueError("audience must be a non-empty string or a list of them")
     if not values:
         raise ValueError("audience must name at least one audience (or be None)")
-    return frozenset(values)
+    return frozenset(str(v) for v in values)
 
 
-def _is_list(value: object) -> bool:
+def _is_list(value: object) -> TypeGuard[list[Any] | tuple[Any, ...] | set[Any] | frozenset[Any]]:
     """Return True for a list, tuple or set: what options that name several things accept (never a bare string)."""
     return isinstance(value, (list, tuple, set, frozenset))
 
 
-def _algorithm_set(algorithms: object) -> frozenset:
+def _algorithm_set(algorithms: object) -> frozenset[str]:
     """Return the allow-list as a set, or raise ValueError for anything but the signature algorithms zjwt verifies."""
     if not _is_list(algorithms) or not algorithms:
         raise ValueError("algorithms must be a non-empty list, such as ('RS256',)")
     unknown = [a for a in algorithms if not (isinstance(a, str) and a in ALGORITHMS)]
     if unknown:
         raise ValueError(f"unsupported algorithms {unknown}: zjwt verifies only {', '.join(ALGORITHMS)}")
-    return frozenset(algorithms)
+    return frozenset(str(a) for a in algorithms)
 
 
 def _leeway(leeway: object) -> float:
     """Return the clock-skew allowance, or raise ValueError: more than an hour would stretch every token."""
-    if type(leeway) not in (int, float) or not 0 <= leeway <= 3600:
+    if (type(leeway) is not int and type(leeway) is not float) or not 0 <= leeway <= 3600:
         raise ValueError("leeway must be a number of seconds between 0 and 3600")
     return leeway
 
 
-def _required_claims(required: object, audience: frozenset) -> tuple:
+def _required_claims(required: object, audience: frozenset[str]) -> tuple[str, ...]:
     """Return the claims every token must carry, or raise ValueError."""
     if not _is_list(required) or not all(isinstance(c, str) for c in required):
         raise ValueError("required_claims must be a list of claim names")
     if "aud" in required and not audience:
         raise ValueError("requiring 'aud' needs audience=...: tokens with an audience are refused without one")
-    return tuple(required)
+    return tuple(str(c) for c in required)
 
 
 def _backend(backend: object) -> str:
@@ -2066,10 +2268,17 @@ def _backend(backend: object) -> str:
     return backend or default_backend()
 
 
-def _key_source(issuer: str, jwks_uri: str | None, jwks: dict | None, key_source: object) -> object:
-    """Return where the verifier's keys come from: a shared source, a JWKS in memory, a URL, or the issuer."""
+def _key_source(
+    issuer: str, jwks_uri: str | None, jwks: dict[str, Any] | None, key_source: KeySource | None, remote: dict[str, Any]
+) -> KeySource:
+    """Return where the verifier's keys come from: a shared source, a JWKS in memory, a URL, or the issuer.
+
+    remote holds the options (proxy, allow_http) of a RemoteKeySet the verifier builds itself.
+    """
     if sum(x is not None for x in (jwks_uri, jwks, key_source)) > 1:
         raise ValueError("pass at most one of jwks_uri, jwks and key_source")
+    if (key_source is not None or jwks is not None) and (remote["proxy"] is not None or remote["allow_http"]):
+        raise ValueError("proxy and allow_http configure a key source the verifier builds: give them to yours")
     if key_source is not None:
         if not callable(getattr(key_source, "key_set", None)):
             raise ValueError("key_source must have a key_set(kid, block) method, as RemoteKeySet does")
@@ -2080,11 +2289,8 @@ def _key_source(issuer: str, jwks_uri: str | None, jwks: dict | None, key_source
             raise ValueError(f"the JWKS has no usable key ({_reasons(key_set)})")
         return key_set
     if jwks_uri is not None:
-        return RemoteKeySet(jwks_uri)
-    try:
-        return RemoteKeySet(issuer=issuer)  # OpenID Connect Discovery finds the JWKS URL
-    except ValueError:
-        raise ValueError(f"cannot fetch keys from issuer {_show(issuer, 80)}: pass jwks_uri= or jwks=") from None
+        return RemoteKeySet(jwks_uri, **remote)
+    return RemoteKeySet(issuer=issuer, **remote)  # OpenID Connect Discovery finds the JWKS URL
 
 
 # ---------------------------------------------------------------------------
@@ -2095,7 +2301,7 @@ def _key_source(issuer: str, jwks_uri: str | None, jwks: dict | None, key_source
 # ---------------------------------------------------------------------------
 
 
-def bearer_token(authorization: str | bytes | list | None) -> str:
+def bearer_token(authorization: str | bytes | Sequence[str] | None) -> str:
     """Return the token of an 'Authorization: Bearer <token>' value, or raise MissingToken or InvalidRequest.
 
     authorization may also be the list of every Authorization value a request carried.
@@ -2110,6 +2316,8 @@ def bearer_token(authorization: str | bytes | list | None) -> str:
         raise MissingToken("no bearer token: send 'Authorization: Bearer <token>'")
     if isinstance(authorization, bytes):
         authorization = authorization.decode("latin-1")
+    if not isinstance(authorization, str):
+        raise InvalidRequest("the Authorization header is not text")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer":  # RFC 7235 2.1: schemes are case-insensitive
         raise MissingToken(f"the Authorization header uses the {_show(scheme, 20)} scheme; a bearer token is needed")
@@ -2119,19 +2327,75 @@ def bearer_token(authorization: str | bytes | list | None) -> str:
     return token
 
 
-def _path_set(public_paths: object) -> frozenset:
-    """Return the public paths as a set, or raise ValueError: a bare string would become a set of characters."""
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]  # PEP 3333
+ASGIReceive = Callable[[], Awaitable[MutableMapping[str, Any]]]  # ASGI 3
+ASGISend = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[MutableMapping[str, Any], ASGIReceive, ASGISend], Awaitable[None]]
+
+# Dot segments ("/./", "/../", a final "/." or "/..") and empty segments ("//"): a router or a file server may
+# normalise them away, so "/static/../admin" would be served as "/admin".
+_UNNORMALISED_PATH = re.compile(r"/\.\.?(/|$)|//")
+
+
+def public_rule(public_paths: Collection[str] | Callable[[str, str], bool]) -> Callable[[str, str], bool]:
+    """Return is_public(method, path) -> bool for the middlewares' public_paths, or raise ValueError.
+
+    public_paths is a collection of exact paths ("/health") and of prefixes
+    ending in "/*" ("/static/*" is every path below /static/, not /static
+    itself), or a callable (method, path) -> bool that decides alone.  The path
+    is matched as the app's router will see it: after percent-decoding (WSGI's
+    PATH_INFO, ASGI's path), so "%2F" is already "/".  It is matched before any
+    normalising, and a path with dot segments or an empty segment never matches
+    a prefix: the app might normalise "/static/../admin" into "/admin", so
+    such a path needs a token.  A bare string is refused: it would be read as a
+    set of one-character paths.
+    """
+    if callable(public_paths):
+        return public_paths
     if not _is_list(public_paths) or not all(isinstance(p, str) and p.startswith("/") for p in public_paths):
-        raise ValueError("public_paths must be a list of paths such as ['/public', '/health']")
-    return frozenset(public_paths)
+        raise ValueError("public_paths must be a list of paths such as ['/public', '/static/*'], or a function")
+    exact = frozenset(p for p in public_paths if not p.endswith("/*"))
+    prefixes = tuple(p[:-1] for p in public_paths if p.endswith("/*"))  # "/static/*" -> "/static/"
+
+    def is_public(method: str, path: str) -> bool:
+        return path in exact or (path.startswith(prefixes) and not _UNNORMALISED_PATH.search(path))
+
+    return is_public
 
 
-def error_response(error: AuthError, realm: str = DEFAULT_REALM) -> tuple[int, list[tuple[str, str]], bytes]:
-    """Return (status, headers, JSON body) that a server should send for an AuthError."""
-    body = json.dumps({"error": http.HTTPStatus(error.status).phrase, "message": error.message}).encode()
+def is_preflight(method: str, origin: str | bytes | None, request_method: str | bytes | None) -> bool:
+    """Return True for a genuine CORS preflight: OPTIONS with Origin and Access-Control-Request-Method (Fetch 3.2.2).
+
+    A browser sends no credentials on a preflight, so a middleware that asks
+    one for a token breaks every browser client.  A plain OPTIONS is no
+    preflight, and still needs a token.
+    """
+    return method == "OPTIONS" and origin is not None and request_method is not None
+
+
+DETAILS = ("message", "code")  # what error_response tells the client: see there
+ErrorResponse = tuple[int, list[tuple[str, str]], bytes]  # (status, headers, body)
+
+
+def error_response(error: AuthError, realm: str = DEFAULT_REALM, detail: str = "message") -> ErrorResponse:
+    """Return (status, headers, JSON body) that a server should send for an AuthError.
+
+    detail="message" (the default) sends error.message, in the body and as the
+    RFC 6750 error_description: what was wrong with the client's own request
+    or token ("token expired at ..."), which is what a client's developer needs
+    to fix it.  It never holds configuration, internal URLs, hosts or
+    exception text: those are error.internal, for the log.  detail="code" sends
+    only the status and the RFC 6750 error code, for services that say nothing
+    more to anonymous clients.
+    """
+    if detail not in DETAILS:
+        raise ValueError(f"detail must be one of {DETAILS}")
+    described = detail == "message"
+    payload = {"error": http.HTTPStatus(error.status).phrase} | ({"message": error.message} if described else {})
+    body = json.dumps(payload).encode()
     # no-store: a refusal must not be cached and replayed to a later request that carries a good token.
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")]
-    challenge = error.www_authenticate(realm)
+    challenge = error.www_authenticate(realm, described)
     if challenge:
         headers.append(("WWW-Authenticate", challenge))
     if error.retry_after is not None:
@@ -2139,20 +2403,40 @@ def error_response(error: AuthError, realm: str = DEFAULT_REALM) -> tuple[int, l
     return error.status, headers, body
 
 
-def wsgi_middleware(app, verifier: Verifier, public_paths=("/public",), realm: str = DEFAULT_REALM):
-    """Return a WSGI app that requires a valid bearer token except on public_paths.
+def wsgi_middleware(
+    app: WSGIApp,
+    verifier: Verifier,
+    public_paths: Collection[str] | Callable[[str, str], bool] = ("/public",),
+    realm: str = DEFAULT_REALM,
+    *,
+    preflight: bool = False,
+    detail: str = "message",
+) -> WSGIApp:
+    """Return a WSGI app that requires a valid bearer token except on public_paths (see public_rule).
 
     The claims are put in ``environ["zjwt.claims"]``; failures are answered
-    here with error_response (401, 400 or 503), and app never sees them.
+    here with error_response(error, realm, detail) (401, 400 or 503), logged
+    at DEBUG with their internal detail, and app never sees them.
+    preflight=True lets a genuine CORS preflight (is_preflight) through to app
+    without a token.  It is off by default: with it on, app's routes receive
+    OPTIONS requests no one authenticated, and not every app answers those
+    without running the route (a Django function view that ignores the method
+    runs in full).  Turn it on when a CORS layer inside app answers
+    preflights, as flask-cors does; better still, put the CORS layer outside
+    this middleware, where preflights never reach it (see the README).
     """
-    public = _path_set(public_paths)
+    is_public = public_rule(public_paths)
+    error_response(AuthError(""), realm, detail)  # a bad realm or detail is refused now, not at the first refusal
 
-    def protected_app(environ, start_response):
-        if (environ.get("PATH_INFO") or "/") not in public:
+    def protected_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO") or "/"
+        origin, asked = environ.get("HTTP_ORIGIN"), environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
+        if not is_public(method, path) and not (preflight and is_preflight(method, origin, asked)):
             try:
                 environ["zjwt.claims"] = verifier.authenticate(environ.get("HTTP_AUTHORIZATION"))
             except AuthError as error:
-                status, headers, body = error_response(error, realm)
+                logger.debug("%s %s refused: %s", method, _printable(path), error)
+                status, headers, body = error_response(error, realm, detail)
                 start_response(f"{status} {http.HTTPStatus(status).phrase}", headers)
                 return [body]
         return app(environ, start_response)
@@ -2160,34 +2444,49 @@ def wsgi_middleware(app, verifier: Verifier, public_paths=("/public",), realm: s
     return protected_app
 
 
-def asgi_middleware(app, verifier: Verifier, public_paths=("/public",), realm: str = DEFAULT_REALM):
-    """Return an ASGI 3 app that requires a valid bearer token except on public_paths.
+def asgi_middleware(
+    app: ASGIApp,
+    verifier: Verifier,
+    public_paths: Collection[str] | Callable[[str, str], bool] = ("/public",),
+    realm: str = DEFAULT_REALM,
+    *,
+    preflight: bool = False,
+    detail: str = "message",
+) -> ASGIApp:
+    """Return an ASGI 3 app that requires a valid bearer token except on public_paths (see public_rule).
 
     HTTP and WebSocket requests are authenticated before app sees them, without
     blocking the event loop: the claims go in ``scope["zjwt.claims"]``, and a
     failure is answered here (HTTP: error_response; a WebSocket is refused
-    before it is accepted).  Lifespan events pass through.  Any other scope
-    type, which a later ASGI version or a server extension might add, is
-    refused with ValueError (the ASGI spec's answer to a scope an app does not
+    before it is accepted) and logged at DEBUG.  preflight and detail are as
+    for wsgi_middleware.  Lifespan events pass through.  Any other scope type,
+    which a later ASGI version or a server extension might add, is refused
+    with ValueError (the ASGI spec's answer to a scope an app does not
     understand): what zjwt cannot authenticate never reaches app.
     """
-    public = _path_set(public_paths)
+    is_public = public_rule(public_paths)
+    error_response(AuthError(""), realm, detail)  # a bad realm or detail is refused now, not at the first refusal
 
-    async def protected_app(scope, receive, send):
+    async def protected_app(scope: MutableMapping[str, Any], receive: ASGIReceive, send: ASGISend) -> None:
         if scope["type"] == "lifespan":
             return await app(scope, receive, send)
         if scope["type"] not in ("http", "websocket"):
             raise ValueError(
                 f"asgi_middleware refuses ASGI scope type {_show(scope['type'])}: it authenticates http and websocket"
             )
-        if scope["path"] in public:
+        method, path = scope.get("method", "GET"), scope["path"]
+        headers = scope["headers"]
+        origin = next((value for name, value in headers if name == b"origin"), None)
+        asked = next((value for name, value in headers if name == b"access-control-request-method"), None)
+        if is_public(method, path) or (preflight and is_preflight(method, origin, asked)):
             return await app(scope, receive, send)
-        authorization = [value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization"]
+        authorization = [value.decode("latin-1") for name, value in headers if name == b"authorization"]
         try:
             claims = await verifier.authenticate_async(authorization)
         except AuthError as error:
+            logger.debug("%s %s refused: %s", method, _printable(path), error)
             refuse = _refuse_http if scope["type"] == "http" else _refuse_websocket
-            return await refuse(scope, receive, send, error_response(error, realm))
+            return await refuse(scope, receive, send, error_response(error, realm, detail))
         return await app({**scope, "zjwt.claims": claims}, receive, send)
 
     return protected_app
@@ -2198,14 +2497,18 @@ def _asgi_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode(), value.encode("latin-1")) for name, value in headers]
 
 
-async def _refuse_http(scope: dict, receive, send, response: tuple) -> None:
+async def _refuse_http(
+    scope: MutableMapping[str, Any], receive: ASGIReceive, send: ASGISend, response: ErrorResponse
+) -> None:
     """Send an error_response over ASGI HTTP."""
     status, headers, body = response
     await send({"type": "http.response.start", "status": status, "headers": _asgi_headers(headers)})
     await send({"type": "http.response.body", "body": body})
 
 
-async def _refuse_websocket(scope: dict, receive, send, response: tuple) -> None:
+async def _refuse_websocket(
+    scope: MutableMapping[str, Any], receive: ASGIReceive, send: ASGISend, response: ErrorResponse
+) -> None:
     """Refuse a WebSocket before accepting it: the HTTP answer where the server can send one, else close 1008."""
     if (await receive())["type"] != "websocket.connect":
         return  # the client went away first
@@ -2276,10 +2579,17 @@ def _token_argument(token: str) -> str:
         raise ValueError("standard input holds bytes that are not ASCII: a token is ASCII text") from None
 
 
-def _json_file(path: str) -> object:
-    """Return the JSON document in a file, read strictly."""
+def _jwks_file(path: str) -> dict[str, Any]:
+    """Return the JWKS in a file, read strictly, or raise ValueError naming the file (and the line, for bad JSON)."""
     with open(path, "rb") as file:
-        return parse_json(file.read(MAX_JWKS_BYTES + 1))
+        data = file.read(MAX_JWKS_BYTES + 1)
+    try:
+        document = parse_json(data)
+    except ValueError as error:
+        raise ValueError(f"{path} is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"{path} is not a JWKS: expected a JSON object with a 'keys' array")
+    return document
 
 
 def _verify_command(args: argparse.Namespace) -> int:
@@ -2290,7 +2600,7 @@ def _verify_command(args: argparse.Namespace) -> int:
         algorithms=tuple(args.algorithm or ("RS256",)),
         leeway=args.leeway,
         jwks_uri=args.jwks_uri,
-        jwks=_json_file(args.jwks_file) if args.jwks_file else None,
+        jwks=_jwks_file(args.jwks_file) if args.jwks_file else None,
         cache_size=0,
     )
     print(json.dumps(verifier.verify(_token_argument(args.token)), indent=2))
@@ -2313,7 +2623,7 @@ def _keys_command(args: argparse.Namespace) -> int:
     """Print where the keys are and what zjwt makes of each; return 0 when at least one is usable."""
     logger.disabled = True  # each skipped key is reported below, with its reason
     if args.jwks_file:
-        key_set = parse_key_set(_json_file(args.jwks_file), args.jwks_file)
+        key_set = parse_key_set(_jwks_file(args.jwks_file), args.jwks_file)
         print(f"keys from the file {args.jwks_file}")
     else:
         source = RemoteKeySet(args.jwks_uri, issuer=args.issuer)
