@@ -20,7 +20,7 @@ ZJWT_PORT).
 from __future__ import annotations
 
 import argparse
-import base64
+import errno
 import hashlib
 import io
 import json
@@ -112,14 +112,9 @@ def rsa_private(key: dict[str, int], m: int) -> int:
     return m2 + (key["qi"] * (m1 - m2) % key["p"]) * key["q"]
 
 
-def b64url(data: bytes) -> str:
-    """Return unpadded base64url text (RFC 7515 2)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def b64url_uint(value: int) -> str:
     """Return a positive integer as a JWK Base64urlUInt: big-endian, minimum octets (RFC 7518 2)."""
-    return b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+    return zjwt.b64url_encode(value.to_bytes((value.bit_length() + 7) // 8, "big"))
 
 
 def public_jwk(key: dict[str, int], kid: str) -> dict[str, str]:
@@ -137,12 +132,12 @@ def public_jwk(key: dict[str, int], kid: str) -> dict[str, str]:
 def sign_token(key: dict[str, int], claims: dict[str, Any], kid: str | None) -> str:
     """Return an RS256 JWT carrying claims, signed with key (RFC 7515 5.1, RFC 8017 8.2.1)."""
     header = {"alg": "RS256", "typ": "JWT", **({"kid": kid} if kid is not None else {})}
-    signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
+    signing_input = ".".join(zjwt.b64url_encode(json.dumps(part).encode()) for part in (header, claims))
     k = (key["n"].bit_length() + 7) // 8
     m = zjwt.emsa_pkcs1_v1_5("sha256", hashlib.sha256(signing_input.encode()).digest(), k)
     if m is None:
         raise ValueError(f"a {k * 8}-bit key is too small for RS256")
-    return signing_input + "." + b64url(rsa_private(key, m).to_bytes(k, "big"))
+    return signing_input + "." + zjwt.b64url_encode(rsa_private(key, m).to_bytes(k, "big"))
 
 
 @dataclass
@@ -179,6 +174,11 @@ class DevIssuer:
 Route = Callable[[Any, bytes], None]  # a route's handler: (the claims, or None on a public route; the body)
 
 
+def _url(host: str, port: int) -> str:
+    """Return the http:// URL of host and port, with an IPv6 address in brackets."""
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
 class DemoServer(ThreadingHTTPServer):
     """A threaded HTTP server holding the verifier and, in development mode, the issuer."""
 
@@ -188,11 +188,12 @@ class DemoServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], verifier: zjwt.Verifier | None, config: Config):
         """Bind to address; with no verifier, become a development issuer and verify its tokens."""
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.dev: DevIssuer | None = None
+        self.key_server: KeyServer | None = None  # before binding: a failed bind calls server_close
         super().__init__(address, DemoHandler)
         host, port = str(self.server_address[0]), int(self.server_address[1])
-        shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-        self.base_url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
-        self.dev, self.key_server = None, None
+        self.listening_url = _url(host, port)  # what it binds: 0.0.0.0 is every IPv4 interface
+        self.base_url = _url({"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host), port)  # how to reach it here
         if verifier is None:  # the issuer URL needs the port, so it exists only once bound
             self.dev = DevIssuer(self.base_url + DEV_ISSUER_PATH, generate_rsa_key(), f"dev-{secrets.token_hex(4)}")
             self.key_server = KeyServer(self.dev)
@@ -596,12 +597,15 @@ def make_server(config: Config) -> DemoServer:
 def banner(server: DemoServer) -> str:
     """Return what the demo prints at start-up: where it listens and how to try it."""
     url = server.base_url
+    serving = f"Serving on {server.listening_url}"
+    if server.listening_url != url:  # 0.0.0.0 or ::: every interface; from this machine, loopback reaches it
+        serving += f" (every interface; {url} from this machine)"
     if server.dev is None:
         return "\n".join(
             [
                 f"Verifying tokens from {server.verifier.issuer}",
                 key_status(server.verifier.key_source),
-                f"Serving on {url}: /public is open, every other path needs 'Authorization: Bearer <token>'",
+                f"{serving}: /public is open, every other path needs 'Authorization: Bearer <token>'",
             ]
         )
     backend = {"cryptography": "cryptography", "pure": "pure Python"}[server.verifier.backend]
@@ -617,7 +621,7 @@ def banner(server: DemoServer) -> str:
             "",
             f'More tokens:  curl -X POST {url}{DEV_TOKEN_PATH}   (body: {{"sub": "alice", "expires_in": 60}})',
             f"No token:     curl {url}/public",
-            f"Serving on {url} (Ctrl-C to stop)",
+            f"{serving} (Ctrl-C to stop)",
         ]
     )
 
@@ -641,7 +645,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         server = make_server(config)
-    except (OSError, ValueError) as error:
+    except OSError as error:
+        taken = error.errno == errno.EADDRINUSE
+        advice = ": pass --port N, or --port 0 for any free port" if taken else ""
+        print(f"error: cannot listen on {config.host} port {config.port} ({error.strerror}){advice}", file=sys.stderr)
+        return 2
+    except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if config.expose_dev_issuer and server.dev is not None:

@@ -39,8 +39,10 @@ those of the banners below)::
     11. the claims are returned; any failure is an AuthError (1 Errors) that
         error_response turns into the HTTP answer (9 Integrations)
 
-Chapter 10 is the command line.  Each chapter opens with what it takes and
-gives; every check that rejects something says, beside it, what it prevents.
+After the path come what is built on it: chapter 10 for people coming from
+PyJWT (PEM keys, reading a token without verifying it), and chapter 11, the
+command line.  Each chapter opens with what it takes and gives; every check
+that rejects something says, beside it, what it prevents.
 
 Words used throughout:
 
@@ -129,6 +131,7 @@ __all__ = [
     "Verifier",
     "asgi_middleware",
     "b64url_decode",
+    "b64url_encode",
     "bearer_token",
     "check_claims",
     "check_https_url",
@@ -144,6 +147,7 @@ __all__ = [
     "find_key",
     "http_get",
     "is_preflight",
+    "jwk_from_pem",
     "key_from_jwk",
     "parse_json",
     "parse_key_set",
@@ -151,6 +155,8 @@ __all__ = [
     "public_rule",
     "read_header",
     "split_token",
+    "unverified_claims",
+    "unverified_header",
     "verify_signature",
     "wsgi_middleware",
 ]
@@ -344,6 +350,18 @@ def b64url_decode(segment: str | bytes) -> bytes:
     if last_bytes is not None and data[-1] not in last_bytes:  # ...In1 decodes as ...In0 does: a second spelling
         raise ValueError("non-canonical encoding (unused bits set)")
     return binascii.a2b_base64(data.translate(_BASE64URL_TO_STANDARD) + _PADDING[remainder], strict_mode=True)
+
+
+def b64url_encode(data: bytes) -> str:
+    """Return data as unpadded base64url text (RFC 7515 2): the one spelling b64url_decode accepts.
+
+    >>> b64url_encode(b"\\xfb\\xff")
+    '-_8'
+    """
+    return binascii.b2a_base64(data, newline=False).decode("ascii").translate(_TO_BASE64URL).rstrip("=")
+
+
+_TO_BASE64URL = str.maketrans("+/", "-_")
 
 
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -826,7 +844,15 @@ def find_key(key_set: KeySet, kid: str | None, alg: str) -> PublicKey:
         where += f", which has no usable key: {_reasons(key_set)}"
     if kid is None:
         raise UnknownKey(f"the token has no 'kid' and no key of the issuer is for {alg}", where)
-    raise UnknownKey(f"no key with id {_show(kid)} in the issuer's key set", where)
+    raise UnknownKey(f"no key with id {_show(kid)} in the issuer's key set{_kids(key_set)}", where)
+
+
+def _kids(key_set: KeySet) -> str:
+    """Return ", which has 'k1', 'k2'" for a key set's kids (a JWKS is public, and so are they), or ""."""
+    kids = sorted(key_set.kids | set(key_set.skipped))
+    if not kids:
+        return ""
+    return ", which has " + ", ".join(_show(kid) for kid in kids[:5]) + (" ..." if len(kids) > 5 else "")
 
 
 def _reasons(key_set: KeySet) -> str:
@@ -1335,10 +1361,9 @@ def _check_audience(claims: dict[str, Any], audience: frozenset[str]) -> None:
     given to) one service opens all of them.  So a token with an aud is refused
     by a verifier that has no audience to compare it with (RFC 8725 3.9).
     """
-    expected = f"this service accepts {sorted(audience)}"  # configuration: for operators, not for clients
     if "aud" not in claims:
         if audience:  # RFC 8725 3.9: a service that has an audience accepts only tokens that name it
-            raise MissingClaim("the token has no 'aud' claim", expected)
+            raise MissingClaim("the token has no 'aud' claim", _accepted(audience))
         return
     aud = claims["aud"]
     if not audience:
@@ -1350,7 +1375,12 @@ def _check_audience(claims: dict[str, Any], audience: frozenset[str]) -> None:
     if type(aud) is not str and not (type(aud) is list and all(type(v) is str for v in aud)):  # [1, "me"] too
         raise InvalidAudience("the 'aud' claim must be a string or an array of strings")
     if type(aud) is str or audience.isdisjoint(aud):
-        raise InvalidAudience(f"the token is meant for {_show(aud)}, not for this service", expected)
+        raise InvalidAudience(f"the token is meant for {_show(aud)}, not for this service", _accepted(audience))
+
+
+def _accepted(audience: frozenset[str]) -> str:
+    """Return which audiences this service accepts, for operators: configuration is not for clients."""
+    return f"this service accepts {sorted(audience)}"
 
 
 def check_claims(
@@ -2430,8 +2460,7 @@ def wsgi_middleware(
 
     def protected_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO") or "/"
-        origin, asked = environ.get("HTTP_ORIGIN"), environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
-        if not is_public(method, path) and not (preflight and is_preflight(method, origin, asked)):
+        if not is_public(method, path) and not (preflight and _wsgi_preflight(environ)):
             try:
                 environ["zjwt.claims"] = verifier.authenticate(environ.get("HTTP_AUTHORIZATION"))
             except AuthError as error:
@@ -2475,12 +2504,9 @@ def asgi_middleware(
                 f"asgi_middleware refuses ASGI scope type {_show(scope['type'])}: it authenticates http and websocket"
             )
         method, path = scope.get("method", "GET"), scope["path"]
-        headers = scope["headers"]
-        origin = next((value for name, value in headers if name == b"origin"), None)
-        asked = next((value for name, value in headers if name == b"access-control-request-method"), None)
-        if is_public(method, path) or (preflight and is_preflight(method, origin, asked)):
+        if is_public(method, path) or (preflight and _asgi_preflight(scope)):
             return await app(scope, receive, send)
-        authorization = [value.decode("latin-1") for name, value in headers if name == b"authorization"]
+        authorization = [value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization"]
         try:
             claims = await verifier.authenticate_async(authorization)
         except AuthError as error:
@@ -2490,6 +2516,21 @@ def asgi_middleware(
         return await app({**scope, "zjwt.claims": claims}, receive, send)
 
     return protected_app
+
+
+def _wsgi_preflight(environ: dict[str, Any]) -> bool:
+    """Return True for a WSGI request that is a genuine CORS preflight (is_preflight)."""
+    return is_preflight(
+        environ.get("REQUEST_METHOD", ""), environ.get("HTTP_ORIGIN"), environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
+    )
+
+
+def _asgi_preflight(scope: MutableMapping[str, Any]) -> bool:
+    """Return True for an ASGI request that is a genuine CORS preflight (is_preflight)."""
+    names = {name for name, _ in scope["headers"]}
+    origin = "" if b"origin" in names else None
+    asked = "" if b"access-control-request-method" in names else None
+    return is_preflight(scope.get("method", ""), origin, asked)
 
 
 def _asgi_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
@@ -2521,68 +2562,354 @@ async def _refuse_websocket(
 
 
 # ---------------------------------------------------------------------------
-# 10. Command line: python zjwt.py verify TOKEN --issuer ISS | inspect TOKEN | keys --issuer ISS.
-# The same verifier from a shell: exit 0 on success, 1 for a rejection or no
-# usable key, 2 for bad input, with one line on stderr saying why.
+# 10. Coming from PyJWT.  A PEM public key or certificate in, its JWK out, for
+# a JWKS in memory; and a token's header or claims read WITHOUT verifying
+# them, for routing and debugging.  The DER inside PEM is read by hand, as
+# strictly as tokens are: definite lengths in their shortest form, no bytes
+# left over, integers in their one spelling (X.690 10.1, 8.3.2).
 # ---------------------------------------------------------------------------
+
+_PEM_LABELS = ("PUBLIC KEY", "RSA PUBLIC KEY", "CERTIFICATE")  # RFC 7468 13, 6; PKCS#1 (RFC 8017 A.1.1)
+# The DER of the object identifiers a public key names (RFC 8017 A.1, RFC 5480 2.1.1, RFC 8410 3), as they appear.
+_OID_RSA = bytes.fromhex("2a864886f70d010101")  # 1.2.840.113549.1.1.1 rsaEncryption
+_OID_EC = bytes.fromhex("2a8648ce3d0201")  # 1.2.840.10045.2.1 id-ecPublicKey
+_OID_ED25519 = bytes.fromhex("2b6570")  # 1.3.101.112 id-Ed25519
+_OID_CURVES = {
+    bytes.fromhex("2a8648ce3d030107"): "P-256",  # 1.2.840.10045.3.1.7 secp256r1
+    bytes.fromhex("2b81040022"): "P-384",  # 1.3.132.0.34 secp384r1
+    bytes.fromhex("2b81040023"): "P-521",  # 1.3.132.0.35 secp521r1
+}
+_SEQUENCE, _INTEGER, _BIT_STRING, _NULL, _OID, _VERSION = 0x30, 0x02, 0x03, 0x05, 0x06, 0xA0  # DER tags
+
+
+def jwk_from_pem(pem: str | bytes, kid: str | None = None, alg: str | None = None) -> dict[str, str]:
+    """Return the public JWK of a PEM public key or certificate, checked by the key policy, or raise ValueError.
+
+    It reads "PUBLIC KEY" (SubjectPublicKeyInfo: RSA, EC P-256/384/521,
+    Ed25519), "RSA PUBLIC KEY" (PKCS#1) and "CERTIFICATE" (X.509: only the key
+    is taken out; the certificate itself, its signature, dates, names and
+    chain, is not validated, so it says nothing about whom the key belongs
+    to).  Give the kid your tokens name (a key without kid serves only tokens
+    without one) and, if you like, the alg it is for:
+
+        Verifier(issuer, jwks={"keys": [jwk_from_pem(pem, kid="k1", alg="RS256")]})
+    """
+    label, der = _pem_block(pem)
+    if label == "RSA PUBLIC KEY":
+        jwk = _rsa_jwk(der)
+    elif label == "CERTIFICATE":
+        jwk = _spki_jwk(_certificate_spki(_der_elements(_der_one(der, _SEQUENCE), "the certificate")))
+    else:
+        jwk = _spki_jwk(_der_one(der, _SEQUENCE))
+    jwk |= {name: value for name, value in (("kid", kid), ("alg", alg)) if value is not None}
+    key_from_jwk(jwk)  # the same policy as any JWK: size, exponent, curve, point
+    return jwk
+
+
+def _pem_block(pem: str | bytes) -> tuple[str, bytes]:
+    """Return (label, DER bytes) of the one PEM block in pem (RFC 7468 2), or raise ValueError."""
+    text = pem.decode("ascii", "replace") if isinstance(pem, bytes) else pem
+    blocks = re.findall(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", text, re.S)
+    if len(blocks) != 1:
+        raise ValueError(f"expected one PEM block (-----BEGIN ...-----), found {len(blocks)}")
+    label, body = blocks[0]
+    if "PRIVATE" in label:  # a private key where a public one belongs: say so, never read it
+        raise ValueError(f"this is a {label.lower()}: give its public key (openssl pkey -pubout) or certificate")
+    if label not in _PEM_LABELS:
+        raise ValueError(f"a PEM {label!r} is not a public key; zjwt reads {', '.join(_PEM_LABELS)}")
+    try:
+        return label, binascii.a2b_base64("".join(body.split()).encode("ascii"), strict_mode=True)
+    except (binascii.Error, UnicodeEncodeError) as error:
+        raise ValueError(f"the PEM body is not base64 ({error})") from None
+
+
+def _der(data: bytes, offset: int) -> tuple[int, bytes, int]:
+    """Return (tag, contents, end) of the DER element at data[offset:], or raise ValueError (X.690 8.1, 10.1)."""
+    if offset + 2 > len(data):
+        raise ValueError("DER: the data ends inside an element")
+    tag, length, start = data[offset], data[offset + 1], offset + 2
+    if tag & 0x1F == 0x1F:
+        raise ValueError("DER: tag numbers above 30 are not used in keys")
+    if length == 0x80:
+        raise ValueError("DER: an indefinite length (BER, not DER)")
+    if length > 0x80:  # long form: the next (length - 0x80) bytes hold the length, in as few as it takes
+        count = length - 0x80
+        if count > 4 or start + count > len(data):
+            raise ValueError("DER: a length longer than the data")
+        length, start = int.from_bytes(data[start : start + count], "big"), start + count
+        if length < 0x80 or data[start - count] == 0:
+            raise ValueError("DER: a length not in its shortest form")
+    if start + length > len(data):
+        raise ValueError("DER: an element longer than the data")
+    return tag, data[start : start + length], start + length
+
+
+def _der_one(data: bytes, tag: int) -> bytes:
+    """Return the contents of data when it is exactly one DER element with this tag, or raise ValueError."""
+    found, contents, end = _der(data, 0)
+    if found != tag or end != len(data):
+        raise ValueError(f"DER: expected one element of tag {tag:#04x} and nothing after it")
+    return contents
+
+
+def _der_elements(contents: bytes, what: str) -> list[tuple[int, bytes]]:
+    """Return the (tag, contents) of the elements a SEQUENCE's contents hold, in order."""
+    elements, offset = [], 0
+    while offset < len(contents):
+        tag, value, offset = _der(contents, offset)
+        elements.append((tag, value))
+    if not elements:
+        raise ValueError(f"DER: {what} is empty")
+    return elements
+
+
+def _der_integer(contents: bytes) -> int:
+    """Return a positive DER INTEGER's value (X.690 8.3), or raise ValueError: one spelling, no sign games."""
+    if not contents or contents[0] & 0x80:
+        raise ValueError("DER: an integer that is empty or negative")
+    if len(contents) > 1 and contents[0] == 0 and not contents[1] & 0x80:
+        raise ValueError("DER: an integer with a needless leading zero")
+    return int.from_bytes(contents, "big")
+
+
+def _certificate_spki(certificate: list[tuple[int, bytes]]) -> bytes:
+    """Return the contents of the SubjectPublicKeyInfo in a certificate's elements (RFC 5280 4.1), unvalidated."""
+    if len(certificate) != 3 or certificate[0][0] != _SEQUENCE:
+        raise ValueError("DER: a certificate is a SEQUENCE of tbsCertificate, algorithm and signature")
+    tbs = _der_elements(certificate[0][1], "tbsCertificate")
+    fields = tbs[1:] if tbs[0][0] == _VERSION else tbs  # version [0] is optional (v1)
+    if len(fields) < 6 or [tag for tag, _ in fields[:6]] != [_INTEGER] + [_SEQUENCE] * 5:
+        raise ValueError("DER: tbsCertificate lacks serialNumber .. subjectPublicKeyInfo")
+    return fields[5][1]
+
+
+def _spki_jwk(spki: bytes) -> dict[str, str]:
+    """Return the JWK of the contents of a SubjectPublicKeyInfo (RFC 5280 4.1.2.7): an RSA, EC or Ed25519 key."""
+    elements = _der_elements(spki, "SubjectPublicKeyInfo")
+    if [tag for tag, _ in elements] != [_SEQUENCE, _BIT_STRING]:
+        raise ValueError("DER: SubjectPublicKeyInfo is a SEQUENCE of algorithm and subjectPublicKey")
+    algorithm = _der_elements(elements[0][1], "AlgorithmIdentifier")
+    bits = elements[1][1]
+    if not bits or bits[0] != 0:  # X.690 8.6.2: the first octet counts the unused bits of the last
+        raise ValueError("DER: a key's BIT STRING must use every bit")
+    oid, params, key = algorithm[0], algorithm[1:], bits[1:]
+    if oid == (_OID, _OID_RSA) and params == [(_NULL, b"")]:  # RFC 8017 A.1: parameters NULL
+        return _rsa_jwk(key)
+    if oid == (_OID, _OID_EC) and len(params) == 1 and params[0][0] == _OID:
+        return _ec_jwk(params[0][1], key)
+    if oid == (_OID, _OID_ED25519) and not params:  # RFC 8410 3: parameters absent
+        if len(key) != 32:
+            raise ValueError("an Ed25519 public key is 32 bytes")
+        return {"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(key)}
+    raise ValueError("the key is not RSA, EC on a named curve, or Ed25519 (or its parameters are not the usual)")
+
+
+def _rsa_jwk(der: bytes) -> dict[str, str]:
+    """Return the JWK of a DER RSAPublicKey, SEQUENCE {n, e} (RFC 8017 A.1.1)."""
+    elements = _der_elements(_der_one(der, _SEQUENCE), "RSAPublicKey")
+    if [tag for tag, _ in elements] != [_INTEGER, _INTEGER]:
+        raise ValueError("DER: RSAPublicKey is a SEQUENCE of two INTEGERs, n and e")
+    n, e = (_der_integer(value) for _, value in elements)
+    return {"kty": "RSA", "n": _b64url_uint(n), "e": _b64url_uint(e)}
+
+
+def _ec_jwk(curve_oid: bytes, point: bytes) -> dict[str, str]:
+    """Return the JWK of an EC point, uncompressed 04 || X || Y (SEC 1 2.3.3), on a named curve."""
+    crv = _OID_CURVES.get(curve_oid)
+    if crv is None:
+        raise ValueError("the EC key's curve is not P-256, P-384 or P-521")
+    size = CURVES[crv].size
+    if len(point) != 1 + 2 * size or point[0] != 0x04:  # compressed points (02, 03) would need a square root
+        raise ValueError(f"the {crv} point is not in uncompressed form (04 || X || Y, {1 + 2 * size} bytes)")
+    return {"kty": "EC", "crv": crv, "x": b64url_encode(point[1 : 1 + size]), "y": b64url_encode(point[1 + size :])}
+
+
+def _b64url_uint(value: int) -> str:
+    """Return a positive integer as a JWK Base64urlUInt: big-endian, minimum octets (RFC 7518 2)."""
+    return b64url_encode(value.to_bytes((value.bit_length() + 7) // 8 or 1, "big"))
+
+
+def unverified_header(token: str | bytes) -> dict[str, Any]:
+    """Return a token's JOSE header WITHOUT verifying anything, parsed as strictly as verify parses it.
+
+    For routing and debugging only (which issuer's verifier to try, what to
+    log).  Never decide anything with it: anyone can write any header, so its
+    alg, kid, jku or x5c are claims by the sender, not facts.  PyJWT calls this
+    get_unverified_header.
+    """
+    return _unverified(token)[0]
+
+
+def unverified_claims(token: str | bytes) -> dict[str, Any]:
+    """Return a token's claims WITHOUT verifying its signature or any claim, parsed as strictly as verify does.
+
+    For debugging and logging only.  Never use them as the caller's identity,
+    to authorise anything, or to decide which keys to trust: until the
+    signature is checked they are what the sender chose to write.
+    """
+    return _unverified(token)[1]
+
+
+def _unverified(token: str | bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return (header, claims) of a token in the one shape and spelling verify accepts, checking nothing else."""
+    text = token if isinstance(token, str) else _token_text(token)
+    if len(text) > MAX_TOKEN_BYTES:
+        raise MalformedToken(f"the token is longer than {MAX_TOKEN_BYTES} bytes")
+    header_b64, payload_b64, signature_b64 = split_token(_ascii(text))
+    header = _json_object(_decode_segment(header_b64, "header"), "header")
+    payload = _decode_segment(payload_b64, "payload")
+    _decode_segment(signature_b64, "signature")  # its spelling: a token verify refuses as malformed is refused here
+    return header, _json_object(payload, "payload")
+
+
+# ---------------------------------------------------------------------------
+# 11. Command line: zjwt verify TOKEN --issuer ISS | inspect TOKEN | keys --issuer ISS.
+# The same verifier from a shell (installed as the zjwt command; python -m zjwt
+# and python zjwt.py run it too): exit 0 on success, 1 for a rejection or no
+# usable key, 2 for bad input, with one line on stderr saying why and what next.
+# ---------------------------------------------------------------------------
+
+EXIT_STATUS = """exit status:
+  0  the token verifies (keys: at least one of the issuer's keys is usable)
+  1  the token is refused, or the keys cannot be had (keys: none is usable)
+  2  bad input: a usage error, a file that cannot be read, a token pasted wrong"""
+
+# What the library's messages call an option, and what the command line calls it.
+_CLI_WORDS = {"set Verifier(audience=...)": "pass --audience", "allow_http=True": "--allow-http"}
+
+# The next step after each kind of refusal, for a person at a terminal.
+_NEXT_STEPS = {
+    ExpiredToken: "get a fresh token",
+    TokenNotYetValid: "check this machine's clock, or allow skew with --leeway",
+    InvalidSignature: "the token was changed, or signed by a key that is not this issuer's",
+    InvalidIssuer: "pass the issuer the token names with --issuer, if you trust it",
+    UnknownKey: "list the issuer's keys with: zjwt keys --issuer ...",
+    DisallowedAlgorithm: "allow its algorithm with --algorithm, if you expect it",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 done, 1 refused or no usable key, 2 bad input)."""
+    args = _arguments(argv)
+    commands = {"verify": _verify_command, "inspect": _inspect_command, "keys": _keys_command}
+    quiet, logger.disabled = logger.disabled, True  # every failure is told below, once, in one line
+    try:
+        return commands[args.command](args)
+    except KeySetUnavailable as error:
+        _say(f"keys unavailable: {error.internal or error.message}; check --issuer, or give --jwks-uri or --jwks-file")
+        return 1
+    except AuthError as error:
+        step = next((step for kind, step in _NEXT_STEPS.items() if isinstance(error, kind)), None)
+        _say(f"rejected: {error}" + (f"; {step}" if step else ""))
+        return 1
+    except (OSError, ValueError) as error:
+        _say(f"error: {error}")
+        return 2
+    finally:
+        logger.disabled = quiet
+
+
+def _program_name() -> str:
+    """Return how this command was run, for its usage line: zjwt, python -m zjwt or python zjwt.py."""
+    main_module = sys.modules.get("__main__")
+    if getattr(getattr(main_module, "__spec__", None), "name", None) == "zjwt":
+        return "python -m zjwt"
+    return "python zjwt.py" if sys.argv[0].endswith("zjwt.py") else "zjwt"
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     """Return the parsed command line (argparse exits 2 on a usage error)."""
-    parser = argparse.ArgumentParser(
-        prog="python zjwt.py", description="Verify or inspect a JWT; list an issuer's keys."
+    parser = _parser(
+        None,
+        _program_name(),
+        "Verify or inspect a JWT, or list an issuer's keys, on this machine: the token goes nowhere.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    verify = commands.add_parser("verify", help="verify a token and print its claims as JSON")
-    verify.add_argument("token", help="the token, or - to read it from standard input")
-    verify.add_argument("--issuer", required=True, help="the expected 'iss'")
-    verify.add_argument("--audience", action="append", help="an accepted 'aud' (repeatable)")
-    verify.add_argument("--algorithm", action="append", choices=list(ALGORITHMS), help="allowed alg (default RS256)")
-    verify.add_argument("--leeway", type=float, default=0, help="seconds of clock skew tolerated")
+    parser.add_argument("--version", action="version", version=f"zjwt {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    verify = _parser(commands, "verify", "verify a token and print its claims as JSON")
+    verify.add_argument("token", help="the token, or - to read it from standard input (out of your shell history)")
+    verify.add_argument("--issuer", required=True, help="the 'iss' the token must carry")
+    verify.add_argument("--audience", action="append", help="an 'aud' to accept; repeat the flag for several")
+    verify.add_argument(
+        "--algorithm", action="append", choices=list(ALGORITHMS), help="an alg to allow (default RS256); repeatable"
+    )
+    verify.add_argument("--leeway", type=float, default=0, help="seconds of clock skew to tolerate (default 0)")
+    verify.add_argument("--allow-http", action="store_true", help="let a development issuer use plain http://")
     keys = verify.add_mutually_exclusive_group()
     keys.add_argument("--jwks-uri", help="where to fetch the keys (default: found from --issuer by OIDC discovery)")
-    keys.add_argument("--jwks-file", help="a JWKS file to read the keys from")
-    inspect = commands.add_parser("inspect", help="print a token's header and payload WITHOUT verifying")
+    keys.add_argument("--jwks-file", help="a JWKS file, or a PEM public key or certificate, holding the key")
+    inspect = _parser(commands, "inspect", "print a token's header and claims WITHOUT verifying them")
     inspect.add_argument("token", help="the token, or - to read it from standard input")
-    listing = commands.add_parser("keys", help="say where an issuer's keys are and which of them zjwt can use")
+    listing = _parser(commands, "keys", "say where an issuer's keys are and which of them zjwt can use")
     where = listing.add_mutually_exclusive_group(required=True)
     where.add_argument("--issuer", help="find the keys by OpenID Connect Discovery")
     where.add_argument("--jwks-uri", help="fetch the keys from this URL")
     where.add_argument("--jwks-file", help="read the keys from this file")
+    listing.add_argument("--allow-http", action="store_true", help="let a development issuer use plain http://")
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 done, 1 rejected or no usable key, 2 bad input)."""
-    args = _arguments(argv)
-    commands = {"verify": _verify_command, "inspect": _inspect_command, "keys": _keys_command}
-    try:
-        return commands[args.command](args)
-    except KeySetUnavailable as error:
-        print(f"keys unavailable: {error}", file=sys.stderr)
-        return 1
-    except AuthError as error:
-        print(f"rejected: {error}", file=sys.stderr)
-        return 1
-    except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+def _parser(commands: Any, name: str, description: str) -> argparse.ArgumentParser:
+    """Return the top-level parser (commands None) or a subcommand's, each ending with the exit statuses."""
+    options: dict[str, Any] = {"description": description, "epilog": EXIT_STATUS}
+    options["formatter_class"] = argparse.RawDescriptionHelpFormatter
+    if commands is None:
+        return argparse.ArgumentParser(prog=name, **options)
+    parser: argparse.ArgumentParser = commands.add_parser(name, help=description, **options)
+    return parser
+
+
+def _say(line: str) -> None:
+    """Write one line to stderr, with the library's option names as the command line spells them."""
+    for library, cli in _CLI_WORDS.items():
+        line = line.replace(library, cli)
+    print(line, file=sys.stderr)
 
 
 def _token_argument(token: str) -> str:
-    """Return the token given on the command line, or read from standard input for '-'."""
-    if token != "-":
-        return token
-    try:
-        return sys.stdin.buffer.read(MAX_TOKEN_BYTES + 1).decode("ascii").strip()
-    except UnicodeDecodeError:
-        raise ValueError("standard input holds bytes that are not ASCII: a token is ASCII text") from None
+    """Return the token given on the command line (or on stdin for '-'), or raise ValueError naming a paste mistake."""
+    if token == "-":
+        try:
+            token = sys.stdin.buffer.read(MAX_TOKEN_BYTES + 1).decode("ascii").strip()
+        except UnicodeDecodeError:
+            raise ValueError("standard input holds bytes that are not ASCII: a token is ASCII text") from None
+    mistake = _paste_mistake(token)
+    if mistake:
+        raise ValueError(mistake)
+    return token
 
 
-def _jwks_file(path: str) -> dict[str, Any]:
-    """Return the JWKS in a file, read strictly, or raise ValueError naming the file (and the line, for bad JSON)."""
+def _paste_mistake(token: str) -> str | None:
+    """Return what looks wrong with a pasted token, in words a person at a terminal knows, or None."""
+    text = token.strip()
+    if not text:
+        return "the token is empty"
+    if text.lower().startswith("authorization:"):
+        return "this looks like a full Authorization header: pass only the token after 'Bearer '"
+    if text.lower().startswith("bearer"):
+        return "this starts with 'Bearer': pass only the token after it"
+    if text[0] in "'\"" or text[-1] in "'\"":
+        return "the token is wrapped in quotes: pass it without them"
+    if "://" in text:
+        return "this is a URL, not a token"
+    if text != token or any(c.isspace() for c in text):
+        return (
+            "the token has spaces or line breaks in it: pass it as one unbroken line (a terminal may have wrapped it)"
+        )
+    if text.count(".") == 4:
+        return "this is an encrypted token (JWE, 5 segments): zjwt verifies signed tokens (JWS, 3 segments)"
+    return None
+
+
+def _key_file(path: str, kid: object) -> dict[str, Any]:
+    """Return the JWKS in a file: a JWKS, or a PEM key or certificate given kid, or raise ValueError naming the file."""
     with open(path, "rb") as file:
         data = file.read(MAX_JWKS_BYTES + 1)
+    if b"-----BEGIN " in data:
+        try:
+            return {"keys": [jwk_from_pem(data, kid=kid if isinstance(kid, str) else None)]}
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
     try:
         document = parse_json(data)
     except ValueError as error:
@@ -2594,43 +2921,59 @@ def _jwks_file(path: str) -> dict[str, Any]:
 
 def _verify_command(args: argparse.Namespace) -> int:
     """Print the claims of a token that verifies; rejections raise."""
+    token = _token_argument(args.token)
     verifier = Verifier(
         args.issuer,
         audience=args.audience,
         algorithms=tuple(args.algorithm or ("RS256",)),
         leeway=args.leeway,
         jwks_uri=args.jwks_uri,
-        jwks=_jwks_file(args.jwks_file) if args.jwks_file else None,
+        # A PEM file holds one key, with no kid: it is taken as the key the token names.
+        jwks=_key_file(args.jwks_file, unverified_header(token).get("kid")) if args.jwks_file else None,
+        allow_http=args.allow_http,
         cache_size=0,
     )
-    print(json.dumps(verifier.verify(_token_argument(args.token)), indent=2))
+    print(json.dumps(verifier.verify(token), indent=2))
     return 0
 
 
 def _inspect_command(args: argparse.Namespace) -> int:
-    """Print a token's decoded, UNVERIFIED header and payload."""
-    header, payload, _ = split_token(_ascii(_token_argument(args.token)))
-    decoded = {
-        "header": _json_object(_decode_segment(header, "header"), "header"),
-        "payload": _json_object(_decode_segment(payload, "payload"), "payload"),
-    }
+    """Print a token's decoded, UNVERIFIED header and claims, and its dates in words."""
+    token = _token_argument(args.token)
+    claims = unverified_claims(token)
     print("UNVERIFIED: the signature and claims have NOT been checked")
-    print(json.dumps(decoded, indent=2))
+    print(json.dumps({"header": unverified_header(token), "claims": claims}, indent=2))
+    now = time.time()
+    for name in ("exp", "nbf", "iat", "auth_time"):
+        value = claims.get(name)
+        if (type(value) is int or type(value) is float) and 0 <= value <= MAX_NUMERIC_DATE:
+            print(f"{name:>9}  {_iso(value)}  ({_relative(value - now)})")
     return 0
+
+
+def _relative(seconds: float) -> str:
+    """Return a time difference in words: "in 5 min", "3 h ago", "now"."""
+    amount = abs(seconds)
+    if amount < 1:
+        return "now"
+    count, unit = next((amount // size, unit) for size, unit in _UNITS if amount >= size)
+    return f"in {count:.0f} {unit}" if seconds > 0 else f"{count:.0f} {unit} ago"
+
+
+_UNITS = ((86400, "d"), (3600, "h"), (60, "min"), (1, "s"))  # seconds in each unit _relative speaks of
 
 
 def _keys_command(args: argparse.Namespace) -> int:
     """Print where the keys are and what zjwt makes of each; return 0 when at least one is usable."""
-    logger.disabled = True  # each skipped key is reported below, with its reason
     if args.jwks_file:
-        key_set = parse_key_set(_jwks_file(args.jwks_file), args.jwks_file)
+        key_set = parse_key_set(_key_file(args.jwks_file, None), args.jwks_file)
         print(f"keys from the file {args.jwks_file}")
     else:
-        source = RemoteKeySet(args.jwks_uri, issuer=args.issuer)
+        source = RemoteKeySet(args.jwks_uri, issuer=args.issuer, allow_http=args.allow_http)
         key_set = source.reload()
         print(f"keys from {source.jwks_uri}\n  found by: {source.jwks_uri_from}")
-    usable = len(key_set.keys)
-    print(f"{len(key_set.report)} keys, {usable} usable")
+    usable, total = len(key_set.keys), len(key_set.report)
+    print(f"{total} key{'s' if total != 1 else ''}, {usable} usable")
     for kid, kty, alg, size, reason in key_set.report:
         described = " ".join(text for text in (kty, alg or "(no alg)", size) if text)
         print(f"  kid {_show(kid, 60)}: {described}: {'usable' if reason is None else 'skipped, ' + reason}")

@@ -1,4 +1,4 @@
-"""What authentication costs an ASGI app under uvicorn: zjwt's middleware and the README's FastAPI recipe.
+"""What authentication costs an ASGI app under uvicorn: zjwt's middleware and the FastAPI example.
 
     pip install -e '.[bench]'
     python benchmarks/bench_asgi.py [--seconds 1] [--rounds 21] [--connections 8]
@@ -9,10 +9,11 @@ same Authorization header on every request:
 
 - a bare ASGI app behind zjwt.asgi_middleware: /protected (authenticated)
   against /public (passed through); both answer the same fixed JSON;
-- the README's FastAPI recipe, word for word: /protected (its async dependency
-  over authenticate_async) against /baseline, a route whose dependency reads
-  the same header and returns the same claims without verifying anything. The
-  difference is what zjwt adds, apart from FastAPI's own dependency cost.
+- examples/fastapi_app.py, as it is: /protected (its async dependency over
+  authenticate_async) against /baseline, a route added here whose dependency
+  reads the same header and returns the same claims without verifying
+  anything. The difference is what zjwt adds, apart from FastAPI's own
+  dependency cost.
 
 The routes of a pair alternate, round after round, which one goes first
 changing each round; the ratio is the median of the ratios within a round.
@@ -23,6 +24,7 @@ steadier measure of what each route costs.
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import re
 import statistics
@@ -59,25 +61,24 @@ def bare_app():
 
 
 def fastapi_app():
-    """Return the README's FastAPI recipe, plus /baseline: the same route with a dependency that verifies nothing."""
+    """Return examples/fastapi_app.py's app, plus /baseline: the same route with a dependency that verifies nothing."""
     from fastapi import Depends, Request
 
-    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
-    recipe = next(block for block in blocks if "from fastapi" in block)
-    namespace = {"verifier": _verifier()}
-    exec(recipe, namespace)  # the recipe as the README prints it
-    token = os.environ["ZJWT_BENCH_TOKEN"]
-    claims = namespace["verifier"].verify(token)  # what /protected returns, so both routes send the same body
+    os.environ |= {"ZJWT_ISSUER": os.environ["ZJWT_BENCH_ISSUER"], "ZJWT_AUDIENCE": AUDIENCE}
+    spec = importlib.util.spec_from_file_location("fastapi_app", ROOT / "examples" / "fastapi_app.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)  # the example as it is
+    claims = example.verifier.verify(os.environ["ZJWT_BENCH_TOKEN"])  # what /protected returns: the same body
 
     async def fixed_claims(request: Request) -> dict:
         request.headers.getlist("authorization")
         return claims
 
-    @namespace["app"].get("/baseline")
+    @example.app.get("/baseline")
     async def baseline(claims: dict = Depends(fixed_claims)):  # noqa: B008 - FastAPI's idiom
         return {"message": "Access granted", "user": claims}
 
-    return namespace["app"]
+    return example.app
 
 
 def start_uvicorn(factory: str, env: dict) -> tuple[subprocess.Popen, str]:
@@ -163,7 +164,7 @@ def main() -> None:
     print(f"{args.rounds} rounds of {args.seconds} s per route, alternating which route goes first")
     pairs = [
         ("bare_app", ("/public", "/protected"), "A bare ASGI app behind zjwt.asgi_middleware"),
-        ("fastapi_app", ("/baseline", "/protected"), "The README's FastAPI recipe against the same route unverified"),
+        ("fastapi_app", ("/baseline", "/protected"), "examples/fastapi_app.py against the same route unverified"),
     ]
     for factory, routes, title in pairs:
         process, base = start_uvicorn(factory, env)

@@ -1,7 +1,10 @@
 """How long one JWT verification takes: zjwt against the floor and the peers, measured in one run.
 
     pip install -e '.[bench]'      # cryptography, PyJWT, joserfc, jwcrypto, authlib, python-jose
-    python benchmarks/bench_verify.py [--rounds 15]
+    python benchmarks/bench_verify.py [--rounds 15] [--baseline OLD_ZJWT_PY]
+
+--baseline measures another zjwt.py (an earlier commit's: git show REV:zjwt.py
+> /tmp/zjwt_before.py) in the same run, beside this one: before and after.
 
 Every case verifies the same kind of token: a ~940-byte RS256 gateway token with
 a ~400-byte payload, checking signature, iss, aud and exp.  "New token" cases
@@ -25,6 +28,7 @@ import argparse
 import base64
 import functools
 import hashlib
+import importlib.util
 import json
 import random
 import statistics
@@ -285,6 +289,24 @@ def peer_cases(private, jwk: dict, tokens: list[str]) -> dict:
     return cases
 
 
+def baseline_group(path: str, private, jwk: dict, tokens: list[str]) -> dict:
+    """Return this zjwt and the one at path verifying the same RS256 tokens, against one floor: before and after."""
+    spec = importlib.util.spec_from_file_location("zjwt_baseline", path)
+    baseline = importlib.util.module_from_spec(spec)
+    sys.modules["zjwt_baseline"] = baseline  # its dataclasses look themselves up there
+    spec.loader.exec_module(baseline)
+    before, after = (module.Verifier(ISSUER, jwks={"keys": [jwk]}, audience=AUDIENCE) for module in (baseline, zjwt))
+    return {
+        "floor (again), RSA-2048": {
+            "floor (again), RSA-2048": floor_case(private, tokens),
+            "before: baseline zjwt, new token": cycle(before.verify, tokens),
+            "after: this zjwt, new token": cycle(after.verify, tokens),
+            "before: baseline zjwt, cache hit": lambda n: [before.verify(tokens[0]) for _ in range(n)],
+            "after: this zjwt, cache hit": lambda n: [after.verify(tokens[0]) for _ in range(n)],
+        }
+    }
+
+
 def ec_groups() -> dict:
     """Return the ES256 and EdDSA cases, each group measured against its own cryptography floor."""
     groups = {}
@@ -347,6 +369,7 @@ def measure(groups: dict, rounds: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--baseline", metavar="ZJWT_PY", help="another zjwt.py to measure beside this one")
     args = parser.parse_args()
 
     private, jwk = make_issuer(2048, "k1")
@@ -377,6 +400,7 @@ def main() -> None:
             ],
             **peer_cases(private, jwk, tokens),
         },
+        **({} if args.baseline is None else baseline_group(args.baseline, private, jwk, tokens)),
         "pure floor: pow() + compare, RSA-2048": {
             "pure floor: pow() + compare, RSA-2048": pure_floor_case(private, tokens),
             "zjwt, pure Python, new token": cycle(pure.verify, tokens),
