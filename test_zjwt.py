@@ -3678,6 +3678,7 @@ def test_verify_async_with_usable_keys_runs_inline_without_a_thread(key, jwks_se
     assert len(thread_hops) == 1 and jwks_server.requests == 2
 
 
+@slow
 def test_50_concurrent_verify_async_on_a_cold_verifier_share_one_fetch_and_never_block_the_loop(key, jwks_server):
     jwks_server.delay = 1  # the issuer answers after 1 s
     verifier = zjwt.Verifier(ISSUER, key_source=zjwt.RemoteKeySet(jwks_server.url), clock=Clock())
@@ -3701,7 +3702,7 @@ def test_50_concurrent_verify_async_on_a_cold_verifier_share_one_fetch_and_never
 
     (results, worst_gap), seconds = timed(asyncio.run, main())
     assert results == [claims(exp=NOW + 30 * 86400)] * 50 and jwks_server.requests == 1
-    assert worst_gap < 0.05, f"the loop stalled for {worst_gap * 1000:.0f} ms"
+    assert worst_gap < 0.1, f"the loop stalled for {worst_gap * 1000:.0f} ms (the fetch takes 1000)"
     assert 0.9 < seconds < 2.5
 
 
