@@ -55,6 +55,7 @@ DEV_ISSUER_PATH = "/dev/issuer"
 DEV_DISCOVERY_PATH = DEV_ISSUER_PATH + "/.well-known/openid-configuration"  # OpenID Connect Discovery 4
 DEV_JWKS_PATH = DEV_ISSUER_PATH + "/.well-known/jwks.json"
 DEV_TOKEN_PATH = "/dev/token"
+PUBLIC_PATHS = frozenset({"/public", "/health"})  # no token needed; every other path is the seed's protected one
 
 
 # ---------------------------------------------------------------------------
@@ -182,10 +183,11 @@ def _url(host: str, port: int) -> str:
 class DemoServer(ThreadingHTTPServer):
     """A threaded HTTP server holding the verifier and, in development mode, the issuer."""
 
-    daemon_threads = True  # Ctrl-C does not wait for clients
+    daemon_threads = True  # Ctrl-C does not wait for clients...
+    block_on_close = False  # ...and neither does server_close (else it joins every client's thread, idle ones too)
     request_queue_size = 128  # listen backlog: bursts of new connections are queued, not dropped
 
-    def __init__(self, address: tuple[str, int], verifier: zjwt.Verifier | None, config: Config):
+    def __init__(self, address: tuple[str, int], verifier: zjwt.Verifier | zjwt.Issuers | None, config: Config):
         """Bind to address; with no verifier, become a development issuer and verify its tokens."""
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.dev: DevIssuer | None = None
@@ -202,7 +204,7 @@ class DemoServer(ThreadingHTTPServer):
             source = zjwt.RemoteKeySet(issuer=self.key_server.issuer)
             verifier = zjwt.Verifier(self.dev.url, audience=DEV_AUDIENCE, key_source=source)
             source.reload()  # keys in hand before the first client is served
-        self.verifier = verifier
+        self.verifier: zjwt.Verifier | zjwt.Issuers = verifier
         self.quiet = config.quiet
         self.request_timeout = config.request_timeout
         # DNS rebinding: a web page can make a browser send requests to 127.0.0.1 under
@@ -218,7 +220,9 @@ class DemoServer(ThreadingHTTPServer):
             return
         try:
             super().process_request(request, client_address)
-        except BaseException:
+        except Exception:  # the thread did not start ("can't start new thread"): its slot is free again
+            # Not BaseException: Ctrl-C or SIGTERM may land after the thread started, and its own finally gives
+            # the slot back; released here too, the semaphore would be released twice.
             self.connection_slots.release()
             raise
 
@@ -266,7 +270,7 @@ class KeyServer(ThreadingHTTPServer):
     public port serves the same documents to everyone else.
     """
 
-    daemon_threads = True
+    daemon_threads, block_on_close = True, False  # as DemoServer: closing waits for no client
 
     def __init__(self, dev: DevIssuer):
         super().__init__(("127.0.0.1", 0), KeyHandler)
@@ -391,13 +395,18 @@ class DemoHandler(BaseHTTPRequestHandler):
             self.development_route(self.server.dev, path, body)
             return
         claims = None
-        if path != "/public":  # the seed's 'before' hook: authenticate every other path
+        if path not in PUBLIC_PATHS:  # the seed's 'before' hook: authenticate every other path
             try:
                 claims = self.server.verifier.authenticate(self.headers.get_all("Authorization"))
             except zjwt.AuthError as error:
                 self.send(*zjwt.error_response(error))
                 return
-        self.route(path, {"/public": {"GET": self.public}, "/protected": {"GET": self.protected}}, claims, body)
+        routes: dict[str, dict[str, Route]] = {
+            "/public": {"GET": self.public},
+            "/health": {"GET": self.health},
+            "/protected": {"GET": self.protected},
+        }
+        self.route(path, routes, claims, body)
 
     def route(self, path: str, routes: dict[str, dict[str, Route]], claims: dict[str, Any] | None, body: bytes) -> None:
         """Run the handler for path and method, or answer 404 or 405."""
@@ -416,6 +425,11 @@ class DemoHandler(BaseHTTPRequestHandler):
     def public(self, claims: None, body: bytes) -> None:
         """GET /public: no token needed."""
         self.send_json(200, {"message": "Public endpoint: no token needed"})
+
+    def health(self, claims: None, body: bytes) -> None:
+        """GET /health: 200 while the issuer's keys are usable, 503 when they are not; the key source's status."""
+        status = self.server.verifier.status()
+        self.send_json(200 if status["state"] in ("fresh", "stale") else 503, status)
 
     def protected(self, claims: dict[str, Any], body: bytes) -> None:
         """GET /protected: the verified claims."""
@@ -529,7 +543,7 @@ class DemoHandler(BaseHTTPRequestHandler):
 class Config:
     """How the demo runs; each field has a --flag and a ZJWT_* variable."""
 
-    issuer: str | None = None  # None: development issuer built in
+    issuers: tuple[str, ...] = ()  # none: the development issuer built in
     audience: str | None = None
     jwks_uri: str | None = None
     host: str = DEFAULT_HOST
@@ -546,10 +560,16 @@ def parse_config(argv: list[str] | None = None, environ: Mapping[str, str] | Non
     env = os.environ if environ is None else environ
     parser = argparse.ArgumentParser(prog="python server.py", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--issuer", default=env.get("ZJWT_ISSUER"), help="a real issuer; default: the built-in development issuer"
+        "--issuer",
+        action="append",
+        default=env.get("ZJWT_ISSUER", "").split() or None,
+        help="a real issuer (repeat the flag for several; ZJWT_ISSUER: separated by spaces); "
+        "default: the built-in development issuer",
     )
     parser.add_argument("--audience", default=env.get("ZJWT_AUDIENCE"), help="the 'aud' your tokens must name")
-    parser.add_argument("--jwks-uri", default=env.get("ZJWT_JWKS_URI"), help="default: found by OIDC discovery")
+    parser.add_argument(
+        "--jwks-uri", default=env.get("ZJWT_JWKS_URI"), help="default: found by OIDC discovery (one --issuer only)"
+    )
     parser.add_argument(
         "--allow-http",
         action="store_true",
@@ -567,12 +587,14 @@ def parse_config(argv: list[str] | None = None, environ: Mapping[str, str] | Non
         help="DANGER: allow the development issuer on a non-loopback --host (anyone could mint tokens)",
     )
     args = parser.parse_args(argv)
+    if args.jwks_uri and len(args.issuer or ()) > 1:
+        parser.error("--jwks-uri names the keys of one issuer: with several, each is found by discovery")
     if args.issuer is None and (args.audience or args.jwks_uri or args.allow_http):
         parser.error("--audience, --jwks-uri and --allow-http need --issuer (the development issuer sets its own)")
     if args.issuer is None and not zjwt._is_loopback(args.host) and not args.expose_dev_issuer:
         parser.error(f"development mode listens on loopback only; --host {args.host} needs --expose-dev-issuer")
     return Config(
-        issuer=args.issuer,
+        issuers=tuple(args.issuer or ()),
         audience=args.audience,
         jwks_uri=args.jwks_uri,
         host=args.host,
@@ -586,11 +608,12 @@ def parse_config(argv: list[str] | None = None, environ: Mapping[str, str] | Non
 def make_server(config: Config) -> DemoServer:
     """Return a bound DemoServer for config (raise ValueError for a bad issuer or JWKS URL)."""
 
-    verifier = None  # development mode: the server makes its issuer and verifier once it knows its port
-    if config.issuer is not None:
-        verifier = zjwt.Verifier(
-            config.issuer, audience=config.audience, jwks_uri=config.jwks_uri, allow_http=config.allow_http
-        )
+    verifiers = [
+        zjwt.Verifier(issuer, audience=config.audience, jwks_uri=config.jwks_uri, allow_http=config.allow_http)
+        for issuer in config.issuers
+    ]
+    # None: development mode, where the server makes its issuer and verifier once it knows its port.
+    verifier = None if not verifiers else verifiers[0] if len(verifiers) == 1 else zjwt.Issuers(*verifiers)
     return DemoServer((config.host, config.port), verifier, config)
 
 
@@ -600,15 +623,13 @@ def banner(server: DemoServer) -> str:
     serving = f"Serving on {server.listening_url}"
     if server.listening_url != url:  # 0.0.0.0 or ::: every interface; from this machine, loopback reaches it
         serving += f" (every interface; {url} from this machine)"
-    if server.dev is None:
-        return "\n".join(
-            [
-                f"Verifying tokens from {server.verifier.issuer}",
-                key_status(server.verifier.key_source),
-                f"{serving}: /public is open, every other path needs 'Authorization: Bearer <token>'",
-            ]
-        )
-    backend = {"cryptography": "cryptography", "pure": "pure Python"}[server.verifier.backend]
+    verifier = server.verifier
+    if server.dev is None or not isinstance(verifier, zjwt.Verifier):
+        each = verifier.verifiers if isinstance(verifier, zjwt.Issuers) else (verifier,)
+        lines = [line for v in each for line in (f"Verifying tokens from {v.issuer}", key_status(v.key_source))]
+        open_paths = " and ".join(sorted(PUBLIC_PATHS))
+        return "\n".join([*lines, f"{serving}: {open_paths} are open, every other path needs a bearer token"])
+    backend = {"cryptography": "cryptography", "pure": "pure Python"}[verifier.backend]
     return "\n".join(
         [
             f"Development issuer {server.dev.url} (RSA-2048 key made at start-up; signatures checked with {backend})",

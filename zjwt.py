@@ -27,7 +27,8 @@ those of the banners below)::
      2. Verifier._verify        at most 8 KiB; a token verified before is reused   8 Verifier
      3. split_token             exactly three segments: header.payload.signature   8 Verifier
      4. read_header             the JOSE header: alg on the allow-list, crit        8 Verifier
-                                refused, kid; jwk, jku, x5u, x5c, x5t never read
+                                refused, kid, typ if required; jwk, jku, x5u,
+                                x5c, x5t never read
      5. RemoteKeySet.key_set    the issuer's JWKS: found by discovery, cached,      7 Key source
                                 refreshed one fetch at a time
      6. find_key                the one key for (kid, alg)                          3 Keys
@@ -35,13 +36,14 @@ those of the banners below)::
      8. verify_signature        over the bytes as received: RSA here, ECDSA and     4 Signatures,
                                 Ed25519 in pure Python in chapter 5                 5 Elliptic curves
      9. parse_json              only now the payload: strict JSON, an object        2 Encoding
-    10. check_claims            iss, aud, exp, nbf, iat                             6 Claims
+    10. check_claims            iss, aud, exp, nbf, iat (and max_age; typ was in 4)  6 Claims
     11. the claims are returned; any failure is an AuthError (1 Errors) that
         error_response turns into the HTTP answer (9 Integrations)
 
 After the path come what is built on it: chapter 10 for people coming from
-PyJWT (PEM keys, reading a token without verifying it), and chapter 11, the
-command line.  Each chapter opens with what it takes and gives; every check
+PyJWT (PEM keys, reading a token without verifying it), chapter 11 for
+several issuers and multi-tenant ones (Issuers, {tenantid}), and chapter 12,
+the command line.  Each chapter opens with what it takes and gives; every check
 that rejects something says, beside it, what it prevents.
 
 Words used throughout:
@@ -78,6 +80,7 @@ import argparse
 import binascii
 import collections
 import contextlib
+import email.utils
 import functools
 import hashlib
 import hmac
@@ -108,8 +111,11 @@ __all__ = [
     "DETAILS",
     "ED25519",
     "AuthError",
+    "Authenticator",
+    "ClaimRules",
     "Curve",
     "DisallowedAlgorithm",
+    "EventHook",
     "ExpiredToken",
     "HTTPStatusError",
     "InvalidAudience",
@@ -117,6 +123,8 @@ __all__ = [
     "InvalidRequest",
     "InvalidSignature",
     "InvalidToken",
+    "InvalidTokenType",
+    "Issuers",
     "KeySet",
     "KeySetUnavailable",
     "KeySource",
@@ -126,6 +134,7 @@ __all__ = [
     "PublicKey",
     "RemoteKeySet",
     "Response",
+    "Tenancy",
     "TokenNotYetValid",
     "UnknownKey",
     "Verifier",
@@ -133,9 +142,12 @@ __all__ = [
     "b64url_decode",
     "b64url_encode",
     "bearer_token",
+    "cache_lifetime",
     "check_claims",
     "check_https_url",
     "check_key_policy",
+    "check_size",
+    "check_tenant",
     "check_times",
     "default_backend",
     "discover_jwks_uri",
@@ -155,6 +167,8 @@ __all__ = [
     "public_rule",
     "read_header",
     "split_token",
+    "tenancy",
+    "typ_matches",
     "unverified_claims",
     "unverified_header",
     "verify_signature",
@@ -168,7 +182,12 @@ MIN_RSA_BITS = 2048  # bits; RFC 7518 3.3: "A key of size 2048 bits or larger MU
 MAX_RSA_BITS = 16384  # bits; bounds the cost of one pure-Python pow(); no issuer publishes larger keys
 MAX_RSA_EXPONENT = 2**64  # exclusive; OpenSSL refuses larger e above 3072 bits, so both backends agree
 MAX_NUMERIC_DATE = 253402300799  # seconds; 9999-12-31T23:59:59Z: later (or negative) times are not plausible
-JWKS_CACHE_SECONDS = 600  # seconds; the seed's cache lifetime: rotation is noticed within ten minutes
+JWKS_CACHE_SECONDS = 600  # seconds; the seed's cache lifetime, when the issuer says none: rotation seen in ten minutes
+# An issuer's Cache-Control max-age decides how long its keys stay fresh, within bounds: max-age=0 or no-store
+# must not turn every request into a fetch (once a minute, a 304 where the issuer sends an ETag, is cheap), and a
+# year-long max-age must not pin keys the issuer has withdrawn (within the hour, they stop working).
+MIN_JWKS_CACHE_SECONDS = 60  # seconds
+MAX_JWKS_CACHE_SECONDS = 3600  # seconds
 DISCOVERY_SECONDS = 24 * 3600  # seconds a discovered JWKS URL is trusted before the issuer is asked again
 REFETCH_COOLDOWN_SECONDS = 30  # seconds between fetch attempts, so unknown kids cannot make us hammer the issuer
 FETCH_TIMEOUT_SECONDS = 5  # seconds for a whole fetch (connect, TLS, headers, body); a hung issuer must not hang us
@@ -271,6 +290,10 @@ class InvalidAudience(InvalidToken):
 
 class MissingClaim(InvalidToken):
     """The token lacks a claim the verifier requires."""
+
+
+class InvalidTokenType(InvalidToken):
+    """The token's typ is not the type this service accepts (RFC 8725 3.11, RFC 9068 2.1)."""
 
 
 class KeySetUnavailable(AuthError):
@@ -757,6 +780,10 @@ class KeySet:
     def key_set(self, kid: str | None = None, block: bool = True) -> KeySet:
         """Return self: keys held in memory never change."""
         return self
+
+    def status(self) -> dict[str, Any]:
+        """Return the state of keys held in memory: always fresh."""
+        return {"state": "fresh", "jwks_uri": None, "usable_keys": len(self.keys), "total_keys": len(self.report)}
 
 
 class KeySource(Protocol):
@@ -1338,8 +1365,14 @@ def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
     return value
 
 
-def check_times(exp: float | None, nbf: float | None, iat: float | None, now: float, leeway: float) -> None:
-    """Raise ExpiredToken or TokenNotYetValid unless now lies in the token's validity window (RFC 7519 4.1.4-6)."""
+def check_times(
+    exp: float | None, nbf: float | None, iat: float | None, now: float, leeway: float, max_age: float | None = None
+) -> None:
+    """Raise ExpiredToken or TokenNotYetValid unless now lies in the token's validity window (RFC 7519 4.1.4-6).
+
+    With max_age, a token issued more than max_age seconds ago is refused too,
+    whatever its exp (and one without iat is refused: its age is unknown).
+    """
     if exp is not None and now - leeway >= exp:  # RFC 7519 4.1.4: "on or after" exp is expired
         raise ExpiredToken(f"token expired at {_iso(exp)}, {now - exp:.0f} s ago")
     if nbf is not None and now + leeway < nbf:  # the issuer said: not before then
@@ -1348,6 +1381,11 @@ def check_times(exp: float | None, nbf: float | None, iat: float | None, now: fl
         raise TokenNotYetValid(
             f"token was issued in the future ({_iso(iat)}, {iat - now:.0f} s from now): check clocks"
         )
+    if max_age is not None:  # a service that refuses old tokens, however long the issuer let them live
+        if iat is None:
+            raise MissingClaim("the token has no 'iat' claim, so its age is unknown")
+        if now - leeway > iat + max_age:
+            raise ExpiredToken(f"token was issued at {_iso(iat)}, {now - iat:.0f} s ago: older than {max_age:g} s")
 
 
 Times = tuple[float | None, float | None, float | None]  # a token's (exp, nbf, iat), None where absent
@@ -1383,25 +1421,37 @@ def _accepted(audience: frozenset[str]) -> str:
     return f"this service accepts {sorted(audience)}"
 
 
-def check_claims(
-    claims: dict[str, Any], issuer: str, audience: frozenset[str], required: tuple[str, ...], now: float, leeway: float
-) -> Times:
-    """Return (exp, nbf, iat) of claims that pass every check, or raise the InvalidToken that says why not."""
-    for name in required:  # exp by default: a token without one never expires
+@dataclass(frozen=True)
+class ClaimRules:
+    """What a verifier asks of every token's claims: made once from its options, read for each token."""
+
+    issuer: str  # the iss tokens must carry, byte for byte (or a template with {tenantid}: see tenancy)
+    audience: frozenset[str] = frozenset()  # the aud values accepted; empty: tokens must carry no aud
+    required: tuple[str, ...] = ("exp",)  # claims every token must carry
+    leeway: float = 0  # seconds of clock skew tolerated
+    max_age: float | None = None  # seconds since iat after which a token is refused, whatever its exp
+    tenancy: Tenancy | None = None  # how a multi-tenant issuer names its tenants (chapter 11)
+
+
+def check_claims(claims: dict[str, Any], rules: ClaimRules, now: float) -> Times:
+    """Return (exp, nbf, iat) of claims that pass every rule, or raise the InvalidToken that says why not."""
+    for name in rules.required:  # exp by default: a token without one never expires
         if name not in claims:
             raise MissingClaim(f"the token has no {_show(name)} claim, which this verifier requires")
     iss = claims.get("iss")
     # RFC 7519 4.1.1, RFC 8725 3.8: byte for byte.  Normalising (case, a trailing slash) would let a
     # look-alike issuer through; the key was fetched for this issuer, and the token must say it is its.
-    if iss != issuer:
+    if rules.tenancy is not None:
+        check_tenant(claims, rules.tenancy)
+    elif iss != rules.issuer:
         if "iss" not in claims:
             raise MissingClaim("the token has no 'iss' claim")
         raise InvalidIssuer(
-            f"the token was issued by {_show(iss, 80)}, not by this service's issuer", _show(issuer, 80)
+            f"the token was issued by {_show(iss, 80)}, not by this service's issuer", _show(rules.issuer, 80)
         )
-    _check_audience(claims, audience)
+    _check_audience(claims, rules.audience)
     times = _numeric_date(claims, "exp"), _numeric_date(claims, "nbf"), _numeric_date(claims, "iat")
-    check_times(*times, now, leeway)
+    check_times(*times, now, rules.leeway, rules.max_age)
     return times
 
 
@@ -1689,7 +1739,7 @@ def discover_jwks_uri(issuer: str, **options: Any) -> tuple[str, str]:
     of a shared host could hand out another tenant's keys.  An issuer without
     the document (404) gets the conventional <issuer>/.well-known/jwks.json.
     """
-    base = issuer.rstrip("/")
+    base = _discovery_base(issuer)
     url = base + "/.well-known/openid-configuration"
     try:
         document = fetch_json(url, **options)
@@ -1710,6 +1760,9 @@ def discover_jwks_uri(issuer: str, **options: Any) -> tuple[str, str]:
     return checked, f"the discovery document {url}"
 
 
+EventHook = Callable[[str, dict[str, Any]], None]  # on_event(name, fields): what a key source reports (see there)
+
+
 class RemoteKeySet:
     """The keys an issuer publishes, fetched when needed and shared by every thread.
 
@@ -1726,12 +1779,16 @@ class RemoteKeySet:
         cooling down, no usable keys ................ KeySetUnavailable (503, retry after the cooldown)
         otherwise: cold, kid unknown, too old ....... fetch now, once: then the new keys or KeySetUnavailable
 
-    "Fresh" is younger than cache_seconds; "usable" younger than
-    max_stale_seconds, so keys keep serving through an issuer's outage; a kid is
-    "known" when the last JWKS listed it, usable or not.  A fetch that fails
-    keeps the old keys; a JWKS that parses replaces them, even when it holds no
-    usable key (the issuer withdrew them).  Times follow ``clock``, monotonic
-    by default so a wall-clock step cannot keep keys alive or expire them.
+    "Fresh" is younger than the issuer says (its Cache-Control max-age, or
+    Expires, kept between min_cache_seconds and max_cache_seconds; without
+    either, cache_seconds); "usable" younger than max_stale_seconds, so keys
+    keep serving through an issuer's outage; a kid is "known" when the last
+    JWKS listed it, usable or not.  A refresh asks with the response's ETag and
+    Last-Modified: a 304 renews the keys without downloading or parsing them.
+    A fetch that fails keeps the old keys; a JWKS that parses replaces them,
+    even when it holds no usable key (the issuer withdrew them).  Times follow
+    ``clock``, monotonic by default so a wall-clock step cannot keep keys alive
+    or expire them.
 
     Why: a new kid means the issuer rotated its keys, so it is worth a fetch;
     but the kid is written by whoever sends the token, so a flood of random
@@ -1739,6 +1796,12 @@ class RemoteKeySet:
     while the refresh runs, so no request waits on the issuer, and through an
     outage, so the issuer's bad hour is not ours; but not forever, since keys
     that cannot be refreshed cannot be withdrawn either.
+
+    For operators: status() says how it is, and on_event(name, fields), when
+    given, hears "fetch_started", "fetch_succeeded", "fetch_failed",
+    "revalidated" (a 304), "stale_keys_served", "key_skipped" and
+    "unknown_kid" as they happen.  It is never called while a lock is held,
+    and an exception it raises is logged, never raised into verification.
     """
 
     def __init__(
@@ -1747,6 +1810,8 @@ class RemoteKeySet:
         *,
         issuer: str | None = None,
         cache_seconds: float = JWKS_CACHE_SECONDS,
+        min_cache_seconds: float = MIN_JWKS_CACHE_SECONDS,
+        max_cache_seconds: float = MAX_JWKS_CACHE_SECONDS,
         cooldown_seconds: float = REFETCH_COOLDOWN_SECONDS,
         timeout_seconds: float = FETCH_TIMEOUT_SECONDS,
         max_bytes: int = MAX_JWKS_BYTES,
@@ -1755,6 +1820,7 @@ class RemoteKeySet:
         ssl_context: ssl.SSLContext | None = None,
         proxy: str | Literal[False] | None = None,
         allow_http: bool = False,
+        on_event: EventHook | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
         if (jwks_uri is None) == (issuer is None):
@@ -1762,52 +1828,41 @@ class RemoteKeySet:
         self.issuer = issuer
         self.jwks_uri = None if jwks_uri is None else check_https_url(jwks_uri, allow_http=allow_http)
         self.jwks_uri_from = "configured" if jwks_uri else None  # how jwks_uri was learned (None until discovered)
-        if issuer is not None:
-            check_https_url(issuer.rstrip("/") + "/.well-known/openid-configuration", "issuer", allow_http)
-        if isinstance(proxy, str):
-            _proxy_url(proxy)  # a bad proxy URL is a configuration error, said now rather than at the first fetch
-        elif proxy not in (None, False):
-            raise ValueError("proxy must be None (HTTPS_PROXY and NO_PROXY decide), False (none) or a proxy URL")
-        if allow_http:
-            logger.warning(
-                "allow_http: keys for %s may be fetched over plain http, where anyone on the network path can "
-                "replace them; use it for development issuers only",
-                _printable(issuer or jwks_uri or ""),
-            )
+        _check_where(issuer, proxy, allow_http)
         if not 0 < timeout_seconds <= cooldown_seconds:
             raise ValueError("timeout_seconds must be > 0 and at most cooldown_seconds, so fetches never overlap")
-        if not 0 <= cache_seconds <= max_stale_seconds or not max_bytes > 0:
-            raise ValueError("need 0 <= cache_seconds <= max_stale_seconds and max_bytes > 0")
-        self.cache_seconds = cache_seconds
-        self.cooldown_seconds = cooldown_seconds
-        self.timeout_seconds = timeout_seconds
-        self.max_bytes = max_bytes
+        lifetimes = (cache_seconds, min_cache_seconds, max_cache_seconds)
+        if not (all(0 <= t <= max_stale_seconds for t in lifetimes) and min_cache_seconds <= max_cache_seconds):
+            raise ValueError("need 0 <= the cache lifetimes <= max_stale_seconds, and min <= max_cache_seconds")
+        if not max_bytes > 0:
+            raise ValueError("max_bytes must be > 0")
+        self.cache_seconds, self.min_cache_seconds, self.max_cache_seconds = lifetimes
+        self.cooldown_seconds, self.timeout_seconds, self.max_bytes = cooldown_seconds, timeout_seconds, max_bytes
         self.max_stale_seconds = max_stale_seconds
-        self.headers = dict(headers or {})
-        self.ssl_context = ssl_context
-        self.proxy = proxy
-        self.allow_http = allow_http
-        self.clock = clock
-        self.fetch_count = 0  # fetches attempted
-        self.failure_count = 0  # fetches that failed
+        self.headers, self.ssl_context = dict(headers or {}), ssl_context
+        self.proxy, self.allow_http = proxy, allow_http
+        self.on_event, self.clock = on_event, clock
+        self.fetch_count = self.failure_count = self.revalidation_count = 0  # attempts, failures, 304s
         self.last_error: str | None = None  # why the last failed fetch failed
         self.attempted_at: float | None = None  # clock time of the last fetch attempt
-        self._cached: tuple[KeySet | None, float] = (None, 0.0)  # (keys, clock time they were fetched)
+        # (keys, clock time the issuer last gave or confirmed them, seconds they stay fresh from then)
+        self._cached: tuple[KeySet | None, float, float] = (None, 0.0, 0.0)
+        self._response: tuple[str | None, dict[str, str]] = (None, {})  # (URL, headers) of the last 200, for 304s
         self._discovered_at: float | None = None  # clock time jwks_uri was last discovered
         self._fetching = False
         self._changed = threading.Condition()
 
     @property
     def age(self) -> float | None:
-        """Return the seconds since the cached keys were fetched, or None before the first success."""
-        key_set, fetched_at = self._cached
-        return None if key_set is None else self.clock() - fetched_at
+        """Return the seconds since the issuer last gave or confirmed the keys, or None before the first success."""
+        keys, confirmed_at, _ = self._cached
+        return None if keys is None else self.clock() - confirmed_at
 
     @property
     def fresh(self) -> bool:
-        """Return True while the cached keys are younger than cache_seconds."""
-        age = self.age
-        return age is not None and age < self.cache_seconds
+        """Return True while the cached keys are younger than their lifetime."""
+        keys, confirmed_at, lifetime = self._cached
+        return keys is not None and self.clock() - confirmed_at < lifetime
 
     @property
     def fetching(self) -> bool:
@@ -1820,9 +1875,11 @@ class RemoteKeySet:
         With block=False, return None instead of fetching or waiting (the async
         verifier then does that in a worker thread).
         """
-        keys, fetched_at = self._cached
-        if keys is not None and keys.knows(kid) and self.clock() - fetched_at < self.cache_seconds:
+        keys, confirmed_at, lifetime = self._cached
+        if keys is not None and keys.knows(kid) and self.clock() - confirmed_at < lifetime:
             return keys  # the common case, decided without the lock
+        if keys is not None and not keys.knows(kid):
+            self._emit("unknown_kid", kid=_show(kid, 80))
         step = self._take_step(kid, block)
         if step is None:
             return None
@@ -1833,7 +1890,10 @@ class RemoteKeySet:
             with self._changed:
                 if not self._usable():
                     raise self._unavailable()
-        return self._cached[0]
+        keys, confirmed_at, lifetime = self._cached
+        if keys is not None and self.clock() - confirmed_at >= lifetime:
+            self._emit("stale_keys_served", age=round(self.clock() - confirmed_at, 3))
+        return keys
 
     def reload(self) -> KeySet:
         """Fetch now, whatever the cache and cooldown say; return the new keys or raise KeySetUnavailable."""
@@ -1847,6 +1907,34 @@ class RemoteKeySet:
         if self.failure_count > failures or keys is None:
             raise KeySetUnavailable("could not fetch the issuer's signing keys", 1, self.last_error)
         return keys
+
+    def status(self) -> dict[str, Any]:
+        """Return how the key source is, as plain data for readiness probes and metrics: cheap, and no fetch.
+
+        state is "cold" (no keys yet, no failure), "fresh", "stale" (usable,
+        a refresh due) or "unavailable" (no usable keys: requests get 503).
+        """
+        keys, confirmed_at, lifetime = self._cached
+        now = self.clock()
+        age = None if keys is None else now - confirmed_at
+        cooling = 0.0 if self.attempted_at is None else self.attempted_at + self.cooldown_seconds - now
+        if age is None:
+            state = "unavailable" if self.failure_count else "cold"
+        else:
+            state = "unavailable" if age >= self.max_stale_seconds else "stale" if age >= lifetime else "fresh"
+        return {
+            "state": state,
+            "age": None if age is None else round(age, 3),
+            "next_refresh_in": round(max(0.0, cooling, 0.0 if age is None else lifetime - age), 3),
+            "jwks_uri": self.jwks_uri,
+            "jwks_uri_from": self.jwks_uri_from,
+            "usable_keys": 0 if keys is None else len(keys.keys),
+            "total_keys": 0 if keys is None else len(keys.report),
+            "fetches": self.fetch_count,
+            "failures": self.failure_count,
+            "revalidations": self.revalidation_count,
+            "last_error": self.last_error,
+        }
 
     def _take_step(self, kid: str | None, block: bool) -> str | None:
         """Return "use", "fetch" or "refresh in background" for this caller, waiting while another fetch runs.
@@ -1877,15 +1965,16 @@ class RemoteKeySet:
         except RuntimeError as error:  # "can't start new thread": a pids limit, or no memory
             # Left marked in flight, no fetch would ever run again.  Recorded as a failed attempt, it is
             # retried after the cooldown, and once the keys are too old a caller fetches on its own thread.
-            self._end_fetch(None, error)
+            self._end_fetch(None, error, 0.0)
 
     def _next_step(self, kid: str | None) -> str:
         """Return what a caller needing kid's key should do now: a row of the class docstring's table."""
         now = self.clock()
-        keys = self._cached[0] if self._usable() else None
-        usable, known = keys is not None, keys is not None and keys.knows(kid)
+        keys, confirmed_at, lifetime = self._cached
+        usable = self._usable()
+        known = usable and keys is not None and keys.knows(kid)
         cooling = self.attempted_at is not None and now - self.attempted_at < self.cooldown_seconds
-        if known and now - self._cached[1] < self.cache_seconds:
+        if known and now - confirmed_at < lifetime:
             return "use"
         if self._fetching:
             return "use" if known else "wait"
@@ -1897,8 +1986,8 @@ class RemoteKeySet:
 
     def _usable(self) -> bool:
         """Return True if there are cached keys younger than max_stale_seconds."""
-        keys, fetched_at = self._cached
-        return keys is not None and self.clock() - fetched_at < self.max_stale_seconds
+        keys, confirmed_at, _ = self._cached
+        return keys is not None and self.clock() - confirmed_at < self.max_stale_seconds
 
     def _unavailable(self, reason: str | None = None) -> KeySetUnavailable:
         """Return the 503 error for callers that cannot have keys now, with when to retry.
@@ -1917,43 +2006,69 @@ class RemoteKeySet:
         self._fetching, self.attempted_at = True, self.clock()
 
     def _fetch(self) -> None:
-        """Download and parse the JWKS, then store it or record why that failed, whatever happens."""
-        keys, failure = None, None
+        """Download (or revalidate) and parse the JWKS, then store it or record why that failed, whatever happens."""
+        self._emit("fetch_started", jwks_uri=self.jwks_uri)
+        started, refreshed, failure = time.monotonic(), None, None
         try:
-            document, uri = self._download()
-            keys = parse_key_set(document, uri, previous=self._cached[0])
+            refreshed = self._download()
         except Exception as error:  # noqa: BLE001 - any failure is an outage: keep serving the keys we have
             failure = error
         finally:
-            self._end_fetch(keys, failure)
+            self._end_fetch(refreshed, failure, time.monotonic() - started)
 
-    def _end_fetch(self, keys: KeySet | None, failure: BaseException | None) -> None:
-        """Store new keys, or record why the fetch failed; mark no fetch in flight and wake the waiting threads."""
+    def _end_fetch(self, refreshed: _Refreshed | None, failure: BaseException | None, seconds: float) -> None:
+        """Store what a fetch brought, or record why it failed; mark no fetch in flight; wake the waiting threads."""
         reason = None if failure is None else _reason(failure)
         if reason is not None:  # said before the fetch is marked done, and outside the lock
             logger.warning("could not fetch the keys of %s: %s", self.issuer or self.jwks_uri, reason)
         with self._changed:
-            if keys is not None:
-                self._cached = (keys, self.clock())
+            if refreshed is not None:
+                keys = refreshed.keys or self._cached[0]  # None: a 304, the keys we have are current
+                self._cached = (keys, self.clock(), refreshed.lifetime)
+                self._response = (refreshed.uri, refreshed.headers)
+                self.revalidation_count += refreshed.keys is None
             if reason is not None:
                 self.failure_count += 1
                 self.last_error = reason
             self.fetch_count += 1
             self._fetching = False
             self._changed.notify_all()
+        timing = {"seconds": round(seconds, 3)}
+        if reason is not None:
+            self._emit("fetch_failed", reason=reason, **timing)
+        elif refreshed is not None:
+            done = {"jwks_uri": refreshed.uri, "fresh_for": refreshed.lifetime, **timing}
+            if refreshed.keys is None:
+                self._emit("revalidated", **done)
+            else:
+                self._emit("fetch_succeeded", usable_keys=len(refreshed.keys.keys), **done)
 
-    def _download(self) -> tuple[object, str]:
-        """Return the JWKS document and its URL, discovering the URL first when that is due, all within one deadline."""
+    def _download(self) -> _Refreshed:
+        """Return the JWKS (or the issuer's 304), discovering its URL first when due, all within one deadline."""
         deadline = time.monotonic() + self.timeout_seconds
         if self.issuer is not None and self._discovery_due():
             self._discover(self.issuer, deadline)
         uri = self.jwks_uri
         assert uri is not None  # configured, or found by the discovery just now (which raises when it finds none)
+        stored = self._response[1] if self._response[0] == uri else {}  # validators belong to one URL
+        ask = {name: stored[key] for name, key in _VALIDATORS if key in stored}  # RFC 9110 13.1.2, 13.1.3
+        options = self._fetch_options() | {"headers": self.headers | ask, "statuses": (200, 304) if ask else (200,)}
         try:
-            return fetch_json(uri, timeout=deadline - time.monotonic(), **self._fetch_options()), uri
+            response = http_get(uri, timeout=deadline - time.monotonic(), **options)
         except (OSError, HTTPStatusError, http.client.HTTPException):
             self._discovered_at = None  # the URL stopped answering 200: discover it again next time
             raise
+        headers = stored | response.headers if response.status == 304 else response.headers  # RFC 9111 4.3.4
+        lifetime = cache_lifetime(headers, self.cache_seconds, self.min_cache_seconds, self.max_cache_seconds)
+        if response.status == 304:
+            return _Refreshed(None, uri, lifetime, headers)
+        previous = self._cached[0]
+        keys = parse_key_set(parse_json(response.body), uri, previous=previous)
+        reported = set(previous.report) if previous else set()
+        for kid, *_, reason in keys.report:
+            if reason is not None and (kid, *_, reason) not in reported:
+                self._emit("key_skipped", kid=kid, reason=reason)
+        return _Refreshed(keys, uri, lifetime, headers)
 
     def _discover(self, issuer: str, deadline: float) -> None:
         """Look jwks_uri up by discovery; when that fails, keep a URL found before and look again next time.
@@ -1989,6 +2104,82 @@ class RemoteKeySet:
         """Return True when jwks_uri is unknown, stopped answering, or was discovered a day ago."""
         return self._discovered_at is None or self.clock() - self._discovered_at >= DISCOVERY_SECONDS
 
+    def _emit(self, event: str, **fields: Any) -> None:
+        """Tell on_event what happened (never under the lock); what it raises is logged, never raised."""
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(event, fields)
+        except Exception:  # a metrics hook must not break verification
+            logger.exception("on_event raised on %s", event)
+
+
+@dataclass(frozen=True)
+class _Refreshed:
+    """What one fetch brought: new keys (None for a 304: the keys held are current), and how long they stay fresh."""
+
+    keys: KeySet | None
+    uri: str  # the JWKS URL they came from
+    lifetime: float  # seconds the keys stay fresh from now (cache_lifetime)
+    headers: dict[str, str]  # the response's headers: its validators ask the next time
+
+
+_VALIDATORS = (("If-None-Match", "etag"), ("If-Modified-Since", "last-modified"))  # (request header, response's)
+
+
+def cache_lifetime(headers: dict[str, str], default: float, floor: float, ceiling: float) -> float:
+    """Return how long a response stays fresh (RFC 9111 4.2.1), in seconds, kept between floor and ceiling.
+
+    Cache-Control max-age, less the Age a cache on the way added (4.2.3),
+    else Expires less Date; no-store and no-cache count as 0, and so do values
+    that do not parse (5.3).  Without any of them: default.
+    """
+    directives = {}
+    for directive in headers.get("cache-control", "").split(","):
+        name, _, value = directive.strip().partition("=")
+        directives[name.strip().lower()] = value.strip().strip('"')
+    if "no-store" in directives or "no-cache" in directives:
+        seconds = 0.0
+    elif "max-age" in directives:
+        seconds = _delta_seconds(directives["max-age"]) - _delta_seconds(headers.get("age", "0"))
+    elif "expires" in headers:
+        expires, date = _http_date(headers["expires"]), _http_date(headers.get("date", "")) or time.time()
+        seconds = 0.0 if expires is None else expires - date
+    else:
+        return default
+    return min(max(seconds, floor), ceiling)
+
+
+def _delta_seconds(text: str) -> float:
+    """Return an HTTP delta-seconds value (RFC 9111 1.2.2): 0 unless digits (invalid is stale, 4.2.1); huge is inf."""
+    if not (text.isascii() and text.isdigit()):
+        return 0.0
+    return float(text) if len(text) <= 15 else math.inf
+
+
+def _http_date(text: str) -> float | None:
+    """Return an HTTP date (RFC 9110 5.6.7) as seconds since 1970, or None when it does not parse."""
+    try:
+        return email.utils.parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _check_where(issuer: str | None, proxy: object, allow_http: bool) -> None:
+    """Raise ValueError for an issuer URL keys may not come from or a proxy that is not one; warn of allow_http."""
+    if issuer is not None:
+        check_https_url(_discovery_base(issuer) + "/.well-known/openid-configuration", "issuer", allow_http)
+    if isinstance(proxy, str):
+        _proxy_url(proxy)  # a bad proxy URL is a configuration error, said now rather than at the first fetch
+    elif proxy not in (None, False):
+        raise ValueError("proxy must be None (HTTPS_PROXY and NO_PROXY decide), False (none) or a proxy URL")
+    if allow_http:
+        logger.warning(
+            "allow_http: keys for %s may be fetched over plain http, where anyone on the network path can "
+            "replace them; use it for development issuers only",
+            _printable(issuer or ""),
+        )
+
 
 # ---------------------------------------------------------------------------
 # 8. Verifier.  A token in, its claims out, or the AuthError that says why not.
@@ -2005,6 +2196,19 @@ class RemoteKeySet:
 _UNSUPPORTED_HEADER = frozenset({"crit", "b64", "zip", "enc", "epk", "apu", "apv", "iv", "tag", "p2s", "p2c"})
 
 
+def check_size(token: str) -> None:
+    """Raise MalformedToken if token is longer than MAX_TOKEN_BYTES: checked before anything is split or decoded."""
+    if len(token) > MAX_TOKEN_BYTES:  # a megabyte token costs nothing
+        raise MalformedToken(f"the token is longer than {MAX_TOKEN_BYTES} bytes")
+
+
+def _segments(token: str | bytes) -> list[bytes]:
+    """Return the three segments of a token of the size and shape verify accepts, or raise MalformedToken."""
+    text = token if isinstance(token, str) else _token_text(token)
+    check_size(text)
+    return split_token(_ascii(text))
+
+
 def split_token(token: bytes) -> list[bytes]:
     """Return the header, payload and signature segments of a compact JWS, or raise MalformedToken."""
     segments = token.split(b".")
@@ -2014,7 +2218,7 @@ def split_token(token: bytes) -> list[bytes]:
     return segments
 
 
-def read_header(segment: bytes, algorithms: frozenset[str]) -> tuple[str, str | None]:
+def read_header(segment: bytes, algorithms: frozenset[str], typ: str | None = None) -> tuple[str, str | None]:
     """Return (alg, kid) of a JOSE header the verifier accepts (RFC 7515 4.1, RFC 8725 3.1), or raise.
 
     The values read are alg, kid and cty; the members that change how a token
@@ -2025,7 +2229,8 @@ def read_header(segment: bytes, algorithms: frozenset[str]) -> tuple[str, str | 
     own, which of course verifies the attacker's signature, a URL it names
     (jku, x5u) would make the server fetch from wherever the attacker likes,
     and a thumbprint (x5t) would pick a key by the attacker's choice of name.
-    Keys come only from the issuer's key set, by kid (RFC 8725 3.10).
+    Keys come only from the issuer's key set, by kid (RFC 8725 3.10).  With
+    typ (say "at+jwt"), the header's typ must name that type (see typ_matches).
     """
     header = _json_object(_decode_segment(segment, "header"), "header")
     alg = header.get("alg")
@@ -2044,7 +2249,23 @@ def read_header(segment: bytes, algorithms: frozenset[str]) -> tuple[str, str | 
     kid = header.get("kid")  # only ever a dictionary key: never a path, a query or a URL
     if "kid" in header and (not isinstance(kid, str) or len(kid) > MAX_KID_CHARS):
         raise MalformedToken(f"the 'kid' header must be a string of at most {MAX_KID_CHARS} characters")
+    # RFC 8725 3.11, RFC 9068 2.1: explicit typing.  An OIDC ID token (aud: the client) would otherwise pass
+    # for an access token wherever the audiences line up: its typ (JWT) says what it is.
+    if typ is not None and not typ_matches(header.get("typ"), typ):
+        raise InvalidTokenType(f"the token's typ is {_show(header.get('typ'))}, and this service accepts {typ!r} only")
     return alg, kid
+
+
+def typ_matches(value: object, typ: str) -> bool:
+    """Return True if a header's typ names the media type typ (RFC 7515 4.1.9, RFC 2045 5.1).
+
+    Media types compare case-insensitively, and a typ without "/" means
+    "application/" + typ: "at+jwt", "AT+JWT" and "application/at+jwt" are one
+    type; "at+jwt " and ["at+jwt"] are not.
+    """
+    if not isinstance(value, str):
+        return False
+    return value.lower().removeprefix("application/") == typ.lower().removeprefix("application/")
 
 
 class Verifier:
@@ -2069,10 +2290,14 @@ class Verifier:
         key_source: KeySource | None = None,
         proxy: str | Literal[False] | None = None,
         allow_http: bool = False,
+        on_event: EventHook | None = None,
         audience: str | list[str] | None = None,
         algorithms: tuple[str, ...] = ("RS256",),
+        typ: str | None = None,
         leeway: float = 0,
+        max_age: float | None = None,
         required_claims: tuple[str, ...] = ("exp",),
+        tenants: Collection[str] | None = None,
         backend: str | None = None,
         clock: Callable[[], float] = time.time,
         cache_size: int = VERIFIED_CACHE_SIZE,
@@ -2084,12 +2309,15 @@ class Verifier:
         if type(cache_size) is not int or cache_size < 0:
             raise ValueError("cache_size must be an integer >= 0 (0 disables the cache)")
         self.issuer, self.clock, self.cache_size = issuer, clock, cache_size
-        self.audience = _audience_set(audience)
+        audience_set, age = _audience_set(audience), _max_age(max_age)
+        required = _required_claims(required_claims, audience_set) + (("iat",) if age is not None else ())
+        self.rules = ClaimRules(issuer, audience_set, required, _leeway(leeway), age, tenancy(issuer, tenants))
         self.algorithms = _algorithm_set(algorithms)
-        self.leeway = _leeway(leeway)
-        self.required_claims = _required_claims(required_claims, self.audience)
+        self.typ = _typ(typ)
         self.backend = _backend(backend)
-        self.key_source = _key_source(issuer, jwks_uri, jwks, key_source, {"proxy": proxy, "allow_http": allow_http})
+        remote = {"proxy": proxy, "allow_http": allow_http, "on_event": on_event}
+        self.key_source = _key_source(issuer, jwks_uri, jwks, key_source, remote)
+        self.cache_hits = self.cache_misses = 0  # verified-token cache, counted without a lock: a few may be lost
         # token -> (marshal.dumps(claims), key, kid, (exp, nbf, iat)), least recently used first.
         # marshal.loads builds an independent copy of the claims in C, faster than copy.deepcopy.
         # Each OrderedDict operation is atomic, so threads share it without a lock.
@@ -2136,6 +2364,13 @@ class Verifier:
         """Return what authenticate returns, without blocking the event loop (see verify_async)."""
         return await self.verify_async(bearer_token(authorization))
 
+    def status(self) -> dict[str, Any]:
+        """Return the key source's status (RemoteKeySet.status) and the verified-token cache's counts."""
+        status = getattr(self.key_source, "status", None)
+        source = status() if callable(status) else {"state": "unknown"}
+        cache = {"hits": self.cache_hits, "misses": self.cache_misses, "size": len(self._verified)}
+        return {"issuer": self.issuer, **source, "verified_cache": cache}
+
     def _verify(self, token: str | bytes, key_set: Callable[[str | None], KeySet | None]) -> dict[str, Any]:
         """Return the claims of a token that passes every check, with key_set(kid) giving the keys.
 
@@ -2143,12 +2378,12 @@ class Verifier:
         """
         if type(token) is not str:
             token = _token_text(token)
-        if len(token) > MAX_TOKEN_BYTES:  # before any splitting or decoding: a megabyte token costs nothing
-            raise MalformedToken(f"the token is longer than {MAX_TOKEN_BYTES} bytes")
+        check_size(token)
         hit = self._verified.get(token)  # the same token again: only its times and its key are checked again
         if hit is not None:
             claims = self._reuse(token, hit, key_set)
             if claims is not None:
+                self.cache_hits += 1
                 return claims
         data = _ascii(token)
         header_b64, payload_b64, signature_b64 = split_token(data)
@@ -2161,14 +2396,15 @@ class Verifier:
         if not verify_signature(alg, key, signing_input, signature, self.backend):
             raise InvalidSignature(f"the signature does not match the token ({alg}, key {_show(key.kid)})")
         claims = _json_object(payload, "payload")  # only now: the payload is the issuer's, not the sender's
-        times = check_claims(claims, self.issuer, self.audience, self.required_claims, self.clock(), self.leeway)
+        times = check_claims(claims, self.rules, self.clock())
         if self.cache_size:  # only tokens that passed every check: rejections are never cached
+            self.cache_misses += 1
             self._remember(token, (marshal.dumps(claims), key, kid, times))
         return claims
 
     def _read_header(self, header_b64: bytes) -> tuple[str, str | None]:
         """Return (alg, kid) of a header segment, remembering it for the issuer's next tokens."""
-        alg_kid = read_header(header_b64, self.algorithms)
+        alg_kid = read_header(header_b64, self.algorithms, self.typ)
         if len(self._headers) >= 64:  # bounded: attackers can send any number of distinct headers
             self._headers.clear()
         self._headers[header_b64] = alg_kid
@@ -2183,7 +2419,7 @@ class Verifier:
             self._forget(token)
             return None
         try:
-            check_times(*times, self.clock(), self.leeway)
+            check_times(*times, self.clock(), self.rules.leeway, self.rules.max_age)
         except InvalidToken:
             self._forget(token)
             raise
@@ -2289,6 +2525,22 @@ def _required_claims(required: object, audience: frozenset[str]) -> tuple[str, .
     return tuple(str(c) for c in required)
 
 
+def _max_age(max_age: object) -> float | None:
+    """Return the oldest a token may be, in seconds since its iat, or None; raise ValueError for anything else."""
+    if max_age is None:
+        return None
+    if (type(max_age) is not int and type(max_age) is not float) or not 0 < max_age < math.inf:
+        raise ValueError("max_age must be a number of seconds above 0, or None")
+    return max_age
+
+
+def _typ(typ: object) -> str | None:
+    """Return the token type a verifier requires ("at+jwt"), or None; raise ValueError for anything else."""
+    if typ is not None and (not isinstance(typ, str) or not typ or any(c.isspace() for c in typ)):
+        raise ValueError("typ must be a media type such as 'at+jwt', or None")
+    return typ
+
+
 def _backend(backend: object) -> str:
     """Return the signature backend to use: the one asked for, or cryptography when it is installed."""
     if backend not in (None, "pure", "cryptography"):
@@ -2355,6 +2607,16 @@ def bearer_token(authorization: str | bytes | Sequence[str] | None) -> str:
     if not token:
         raise InvalidRequest("the Authorization header says 'Bearer' but carries no token")
     return token
+
+
+class Authenticator(Protocol):
+    """What the middlewares take: a Verifier, an Issuers, or anything that authenticates a request the same way."""
+
+    def authenticate(self, authorization: str | bytes | Sequence[str] | None) -> dict[str, Any]:
+        """Return the claims of the bearer token in an Authorization header, or raise AuthError."""
+
+    async def authenticate_async(self, authorization: str | bytes | Sequence[str] | None) -> dict[str, Any]:
+        """Return what authenticate returns, without blocking the event loop."""
 
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]  # PEP 3333
@@ -2435,7 +2697,7 @@ def error_response(error: AuthError, realm: str = DEFAULT_REALM, detail: str = "
 
 def wsgi_middleware(
     app: WSGIApp,
-    verifier: Verifier,
+    verifier: Authenticator,
     public_paths: Collection[str] | Callable[[str, str], bool] = ("/public",),
     realm: str = DEFAULT_REALM,
     *,
@@ -2475,7 +2737,7 @@ def wsgi_middleware(
 
 def asgi_middleware(
     app: ASGIApp,
-    verifier: Verifier,
+    verifier: Authenticator,
     public_paths: Collection[str] | Callable[[str, str], bool] = ("/public",),
     realm: str = DEFAULT_REALM,
     *,
@@ -2752,10 +3014,7 @@ def unverified_claims(token: str | bytes) -> dict[str, Any]:
 
 def _unverified(token: str | bytes) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return (header, claims) of a token in the one shape and spelling verify accepts, checking nothing else."""
-    text = token if isinstance(token, str) else _token_text(token)
-    if len(text) > MAX_TOKEN_BYTES:
-        raise MalformedToken(f"the token is longer than {MAX_TOKEN_BYTES} bytes")
-    header_b64, payload_b64, signature_b64 = split_token(_ascii(text))
+    header_b64, payload_b64, signature_b64 = _segments(token)
     header = _json_object(_decode_segment(header_b64, "header"), "header")
     payload = _decode_segment(payload_b64, "payload")
     _decode_segment(signature_b64, "signature")  # its spelling: a token verify refuses as malformed is refused here
@@ -2763,7 +3022,163 @@ def _unverified(token: str | bytes) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------
-# 11. Command line: zjwt verify TOKEN --issuer ISS | inspect TOKEN | keys --issuer ISS.
+# 11. Several issuers and tenants.  Verifiers in, one object out that verifies
+# each token by the verifier of the issuer it names (Issuers); and issuers
+# with {tenantid} in them, such as Microsoft Entra's, whose tokens' iss names
+# one tenant of many (Tenancy).  A token never names a key source that was not
+# configured: its iss only chooses among the verifiers given, and the chosen
+# one checks everything, iss included.
+# ---------------------------------------------------------------------------
+
+TENANT = "{tenantid}"  # the placeholder for the tenant in a multi-tenant issuer: one whole path segment
+COMMON_TENANT = "common"  # Entra publishes the discovery document its tenants share under .../common/...
+# Microsoft's issuer hosts, where a tenant is a GUID; elsewhere, one segment of a safe alphabet (no "/", "%",
+# ".." or empty segment, so an iss can never climb out of its segment).
+GUID_TENANT_HOSTS = frozenset({"login.microsoftonline.com", "login.microsoftonline.us", "sts.windows.net"})
+_GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_SEGMENT = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"
+
+
+@dataclass(frozen=True)
+class Tenancy:
+    """How a multi-tenant issuer names a tenant: its template, as a pattern of iss, and the tenants accepted."""
+
+    template: str  # the issuer, with {tenantid} where the tenant goes
+    pattern: re.Pattern[str]  # the iss of one tenant; its one group is the tenant
+    tenants: frozenset[str] | None  # the tenants accepted; None: any
+
+
+def tenancy(issuer: str, tenants: Collection[str] | None = None) -> Tenancy | None:
+    """Return the Tenancy of an issuer with {tenantid} in it, None for a plain issuer, or raise ValueError.
+
+    >>> entra = tenancy("https://login.microsoftonline.com/{tenantid}/v2.0")
+    >>> entra.pattern.fullmatch("https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0")[1]
+    '9188040d-6c67-4c5b-b112-36a304b66dad'
+    """
+    if TENANT not in issuer:
+        if tenants is not None:
+            raise ValueError(f"tenants= needs an issuer with {TENANT} in it")
+        return None
+    before, _, after = issuer.partition(TENANT)
+    if TENANT in after or not before.endswith("/") or after[:1] not in ("", "/"):
+        raise ValueError(f"{TENANT} must be one whole path segment of the issuer, and only one")
+    if tenants is not None and (not _is_list(tenants) or not all(isinstance(t, str) and t for t in tenants)):
+        raise ValueError("tenants must be a list of tenant ids")
+    segment = _GUID if urllib.parse.urlsplit(issuer).hostname in GUID_TENANT_HOSTS else _SEGMENT
+    pattern = re.compile(re.escape(before) + f"({segment})" + re.escape(after))
+    return Tenancy(issuer, pattern, None if tenants is None else frozenset(tenants))
+
+
+def check_tenant(claims: dict[str, Any], tenancy: Tenancy) -> None:
+    """Raise unless iss is the template around one tenant, tid names that tenant, and the tenant is accepted.
+
+    The keys of a multi-tenant issuer are shared by all its tenants, so the
+    signature alone cannot say which tenant a token is for: the iss and the
+    tid the issuer wrote must agree, and name a tenant this service serves.
+    """
+    if "iss" not in claims:
+        raise MissingClaim("the token has no 'iss' claim")
+    iss = claims["iss"]
+    match = tenancy.pattern.fullmatch(iss) if isinstance(iss, str) else None
+    if match is None:
+        raise InvalidIssuer(
+            f"the token was issued by {_show(iss, 80)}, not by a tenant of this issuer", tenancy.template
+        )
+    tenant = match.group(1)
+    if "tid" not in claims:
+        raise MissingClaim("the token has no 'tid' claim naming its tenant")
+    if claims["tid"] != tenant:
+        raise InvalidIssuer(f"the token's tid {_show(claims['tid'])} is not the tenant its iss names, {_show(tenant)}")
+    if tenancy.tenants is not None and tenant not in tenancy.tenants:
+        raise InvalidIssuer(f"tenant {_show(tenant)} is not one this service accepts")
+
+
+def _discovery_base(issuer: str) -> str:
+    """Return the URL the issuer's discovery document hangs from: a template's is its common tenant's (Entra)."""
+    return issuer.replace(TENANT, COMMON_TENANT).rstrip("/")
+
+
+class Issuers:
+    """Several issuers as one: a token's iss chooses among the Verifiers given, and the chosen one checks it all.
+
+    It offers what a Verifier offers (verify, verify_async, authenticate,
+    authenticate_async, status), so the middlewares and the demo take either.
+    Each verifier keeps its own key source, cooldown and caches: a flood of
+    unknown kids aimed at one issuer costs the others nothing.
+
+    >>> Issuers(Verifier("https://a.example"), Verifier("https://login.microsoftonline.com/{tenantid}/v2.0"))
+    Issuers('https://a.example', 'https://login.microsoftonline.com/{tenantid}/v2.0')
+    """
+
+    def __init__(self, *verifiers: Verifier):
+        if not verifiers or not all(isinstance(v, Verifier) for v in verifiers):
+            raise ValueError("Issuers takes one Verifier per issuer, at least one")
+        self.verifiers = verifiers
+        self._by_issuer: dict[str, Verifier] = {}
+        self._tenanted: list[tuple[re.Pattern[str], Verifier]] = []
+        for verifier in verifiers:
+            if verifier.rules.tenancy is not None:
+                self._tenanted.append((verifier.rules.tenancy.pattern, verifier))
+            elif verifier.issuer in self._by_issuer:
+                raise ValueError(f"two verifiers for the issuer {_show(verifier.issuer, 80)}")
+            else:
+                self._by_issuer[verifier.issuer] = verifier
+
+    def __repr__(self) -> str:
+        return f"Issuers({', '.join(repr(v.issuer) for v in self.verifiers)})"
+
+    def verify(self, token: str | bytes) -> dict[str, Any]:
+        """Return the claims of a token that the verifier of its issuer accepts, or raise AuthError."""
+        return self.choose(token).verify(token)
+
+    async def verify_async(self, token: str | bytes) -> dict[str, Any]:
+        """Return what verify returns, without blocking the event loop (see Verifier.verify_async)."""
+        return await self.choose(token).verify_async(token)
+
+    def authenticate(self, authorization: str | bytes | Sequence[str] | None) -> dict[str, Any]:
+        """Return the claims of the bearer token in an Authorization header, or raise AuthError."""
+        return self.verify(bearer_token(authorization))
+
+    async def authenticate_async(self, authorization: str | bytes | Sequence[str] | None) -> dict[str, Any]:
+        """Return what authenticate returns, without blocking the event loop."""
+        return await self.verify_async(bearer_token(authorization))
+
+    def status(self) -> dict[str, Any]:
+        """Return each issuer's status() and, as state, the worst of theirs."""
+        each = {verifier.issuer: verifier.status() for verifier in self.verifiers}
+        worst = max((status["state"] for status in each.values()), key=_STATES.index)
+        return {"state": worst, "issuers": each}
+
+    def choose(self, token: str | bytes) -> Verifier:
+        """Return the verifier of the issuer a token names, or raise MalformedToken or InvalidIssuer: no fetch.
+
+        This reads the payload before its signature, which nothing else in
+        zjwt does, and it is safe because it decides nothing: iss only picks
+        which configured verifier checks the token.  The keys come only from
+        that verifier's issuer, and it checks the signature, then iss again,
+        then every other claim: a forged iss can only send a token to an issuer
+        whose keys did not sign it.  The payload is parsed as strictly as
+        verify parses it; the rest of the token is left to the verifier.
+        """
+        for verifier in self.verifiers:  # a token one of them verified before: no payload to read
+            if isinstance(token, str) and token in verifier._verified:
+                return verifier
+        iss = _json_object(_decode_segment(_segments(token)[1], "payload"), "payload").get("iss")
+        if isinstance(iss, str):
+            chosen = self._by_issuer.get(iss) or next((v for p, v in self._tenanted if p.fullmatch(iss)), None)
+            if chosen is not None:
+                return chosen
+        configured = ", ".join(_show(v.issuer, 80) for v in self.verifiers)
+        raise InvalidIssuer(
+            f"the token was issued by {_show(iss, 80)}, not by an issuer this service accepts", configured
+        )
+
+
+_STATES = ("fresh", "stale", "cold", "unavailable", "unknown")  # a key source's states, from best to worst
+
+
+# ---------------------------------------------------------------------------
+# 12. Command line: zjwt verify TOKEN --issuer ISS | inspect TOKEN | keys --issuer ISS.
 # The same verifier from a shell (installed as the zjwt command; python -m zjwt
 # and python zjwt.py run it too): exit 0 on success, 1 for a rejection or no
 # usable key, 2 for bad input, with one line on stderr saying why and what next.

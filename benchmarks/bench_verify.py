@@ -387,6 +387,8 @@ def main() -> None:
     issuer_tokens = mint(private, "k1", DISTINCT_TOKENS, issuer=issuer)
     discovered.verify(issuer_tokens[0])  # the one-time discovery and fetch, before timing
     pure = verifier([jwk], backend="pure")
+    # Two issuers, the token's second: Issuers reads its iss, then hands it to that issuer's verifier.
+    several = zjwt.Issuers(zjwt.Verifier("https://other.example", jwks={"keys": others[:1]}), verifier([jwk]))
     hit = tokens[0]
     groups = {
         "floor: cryptography verify, RSA-2048": {
@@ -398,6 +400,8 @@ def main() -> None:
             "zjwt, keys found by discovery, cache hit": lambda n: [
                 discovered.verify(issuer_tokens[0]) for _ in range(n)
             ],
+            "zjwt Issuers (2), new token": cycle(several.verify, tokens),
+            "zjwt Issuers (2), cache hit": lambda n: [several.verify(hit) for _ in range(n)],
             **peer_cases(private, jwk, tokens),
         },
         **({} if args.baseline is None else baseline_group(args.baseline, private, jwk, tokens)),
