@@ -11,10 +11,11 @@
         are found by OpenID Connect Discovery.
 
 Every path except /public needs 'Authorization: Bearer <token>', as in the PHP
-snippet this rebuilds (its 'before' hook).  Standard library only; start-up is
-faster when `cryptography` is installed.  Options also come from ZJWT_*
-environment variables (ZJWT_ISSUER, ZJWT_AUDIENCE, ZJWT_JWKS_URI, ZJWT_HOST,
-ZJWT_PORT).
+snippet this rebuilds (its 'before' hook); /health and the explain page are
+open too.  GET / in a browser shows each check a pasted (or minted) token goes
+through.  Standard library only; start-up is faster when `cryptography` is
+installed.  Options also come from ZJWT_* environment variables (ZJWT_ISSUER,
+ZJWT_AUDIENCE, ZJWT_JWKS_URI, ZJWT_HOST, ZJWT_PORT).
 """
 
 from __future__ import annotations
@@ -49,13 +50,15 @@ DEV_TOKEN_SECONDS = 3600  # lifetime of the token printed at start-up
 MAX_DEV_TOKEN_SECONDS = 24 * 3600  # longest (and most negative, to see expiry) POST /dev/token lifetime
 REQUEST_TIMEOUT_SECONDS = 10  # a request's line, headers and body must arrive within this; idle time counts
 MAX_CONNECTIONS = 100  # connections served at once, one thread each; beyond it a new one gets 503
-MAX_BODY_BYTES = 4096  # request bodies: only POST /dev/token takes one, a tiny JSON object
+MAX_BODY_BYTES = 16 * 1024  # request bodies: POST /explain's token (at most 8 KiB, and room to explain a larger one)
 LINGER_SECONDS = 1  # after the last reply, how long unread input is drained so closing does not reset the reply
 DEV_ISSUER_PATH = "/dev/issuer"
 DEV_DISCOVERY_PATH = DEV_ISSUER_PATH + "/.well-known/openid-configuration"  # OpenID Connect Discovery 4
 DEV_JWKS_PATH = DEV_ISSUER_PATH + "/.well-known/jwks.json"
 DEV_TOKEN_PATH = "/dev/token"
-PUBLIC_PATHS = frozenset({"/public", "/health"})  # no token needed; every other path is the seed's protected one
+# No token needed: the seed's /public, the health probe, and the explain page (its token is in the body, to explain).
+# Every other path is the seed's protected one.
+PUBLIC_PATHS = frozenset({"/public", "/health", "/", "/explain", "/explain.js", "/explain.css", "/favicon.svg"})
 
 
 # ---------------------------------------------------------------------------
@@ -405,6 +408,11 @@ class DemoHandler(BaseHTTPRequestHandler):
             "/public": {"GET": self.public},
             "/health": {"GET": self.health},
             "/protected": {"GET": self.protected},
+            "/": {"GET": lambda claims, body: self.send_page(PAGE_HTML, "text/html")},
+            "/explain.css": {"GET": lambda claims, body: self.send_page(PAGE_CSS, "text/css")},
+            "/explain.js": {"GET": lambda claims, body: self.send_page(PAGE_JS, "text/javascript")},
+            "/favicon.svg": {"GET": lambda claims, body: self.send_page(PAGE_ICON, "image/svg+xml")},
+            "/explain": {"GET": self.explain_page_setup, "POST": self.explain},
         }
         self.route(path, routes, claims, body)
 
@@ -435,9 +443,30 @@ class DemoHandler(BaseHTTPRequestHandler):
         """GET /protected: the verified claims."""
         self.send_json(200, {"message": "Access granted", "user": claims})
 
+    def explain_page_setup(self, claims: None, body: bytes) -> None:
+        """GET /explain: what the page needs to know, the issuers it explains against and whether it may mint."""
+        each = (
+            self.server.verifier.verifiers if isinstance(self.server.verifier, zjwt.Issuers) else [self.server.verifier]
+        )
+        mint = self.server.dev is not None and self.dev_host_allowed()
+        self.send_json(200, {"issuers": [verifier.issuer for verifier in each], "mint": mint})
+
+    def explain(self, claims: None, body: bytes) -> None:
+        """POST /explain {"token": ...}: the report of every check the token goes through (Verifier.explain)."""
+        try:
+            request = zjwt.parse_json(body)
+        except ValueError:
+            request = None
+        token = request.get("token") if isinstance(request, dict) else None
+        if not isinstance(token, str):
+            self.send_json(400, {"error": "Bad Request", "message": 'send {"token": "<the token>"}'})
+            return
+        # The report holds the token's claims: for this client alone, never stored, never logged.
+        self.send_json(200, self.server.verifier.explain(token), [("Cache-Control", "no-store")])
+
     def development_route(self, dev: DevIssuer, path: str, body: bytes) -> None:
         """Serve the development issuer: its discovery document, its JWKS and POST /dev/token."""
-        if self.server.dev_hosts is not None and self.headers.get("Host") not in self.server.dev_hosts:
+        if not self.dev_host_allowed():
             message = f"the development issuer answers only requests addressed to {self.server.base_url}"
             self.send_json(403, {"error": "Forbidden", "message": message})
             return
@@ -447,6 +476,10 @@ class DemoHandler(BaseHTTPRequestHandler):
             DEV_TOKEN_PATH: {"POST": lambda claims, body: self.mint_token(dev, body)},
         }
         self.route(path, routes, None, body)
+
+    def dev_host_allowed(self) -> bool:
+        """Return True if the request names this server's own address, as /dev/* requires (see DemoServer)."""
+        return self.server.dev_hosts is None or self.headers.get("Host") in self.server.dev_hosts
 
     def framing_problem(self) -> str | None:
         """Return why the request's headers cannot be trusted to delimit it, or None.
@@ -508,13 +541,19 @@ class DemoHandler(BaseHTTPRequestHandler):
         self.responded = True
         self.connection.settimeout(self.server.request_timeout)  # the deadline bounds reading, not writing
         self.send_response(status)
-        for name, value in headers:
+        # Every response: no type sniffing (a JSON body is never run as a script), and the page's policy.
+        for name, value in [*headers, ("X-Content-Type-Options", "nosniff"), ("Content-Security-Policy", CSP)]:
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def send_page(self, text: str, media_type: str) -> None:
+        """Send one of the explain page's files."""
+        body = text.encode()
+        self.send(200, [("Content-Type", f"{media_type}; charset=utf-8"), ("Content-Length", str(len(body)))], body)
 
     def send_json(self, status: int, payload: dict[str, Any], headers: Sequence[tuple[str, str]] = ()) -> None:
         """Send payload as a JSON response."""
@@ -532,6 +571,302 @@ class DemoHandler(BaseHTTPRequestHandler):
         if not self.server.quiet:
             line = ascii(format % args)[1:-1]  # no control characters or terminal escapes from the client
             sys.stderr.write(f"{self.address_string()} - - [{self.log_date_time_string()}] {line}\n")
+
+
+# ---------------------------------------------------------------------------
+# The explain page: GET / in a browser.  Paste a token (or mint one, in
+# development mode) and see each check zjwt makes, as POST /explain reports
+# it.  Plain HTML, CSS and one small script, all served from here: nothing is
+# loaded from elsewhere, the script is never inline, so the Content-Security-
+# Policy below can forbid every other script, and whatever comes from a token
+# is put on the page as text (textContent), never parsed as HTML.
+# ---------------------------------------------------------------------------
+
+# Sent with every response: scripts, styles and requests from this origin only; no inline script, no plugins,
+# no framing (clickjacking), no <base> rewriting, no form posting elsewhere.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+PAGE_HTML = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>zjwt: explain a token</title>
+<link rel="icon" href="/favicon.svg">
+<link rel="stylesheet" href="/explain.css">
+<script src="/explain.js" defer></script>
+</head>
+<body>
+<header>
+  <h1><span class="brand">zjwt</span> explain a token</h1>
+  <p>Every check a token goes through, against the keys of <span id="issuers">this server's issuer</span>.
+  The token goes to this server only, which never logs it.</p>
+</header>
+<main>
+  <section class="card" id="input">
+    <label for="token">Token</label>
+    <textarea id="token" rows="4" spellcheck="false" autocomplete="off" autocapitalize="off"
+      placeholder="eyJhbGciOiJSUzI1NiIs..."></textarea>
+    <div class="actions">
+      <button id="explain" type="button">Explain</button>
+      <button id="mint" type="button" class="secondary" hidden>Mint a development token</button>
+      <span class="hint">Ctrl+Enter explains</span>
+    </div>
+  </section>
+  <p id="verdict" class="verdict" role="status" hidden></p>
+  <div id="report" hidden>
+    <section class="card">
+      <h2>Steps</h2>
+      <ol id="steps" class="steps"></ol>
+    </section>
+    <aside>
+      <section class="card">
+        <h2>Header</h2>
+        <pre id="header"></pre>
+      </section>
+      <section class="card">
+        <h2>Claims <span id="claims-state" class="badge"></span></h2>
+        <pre id="claims"></pre>
+        <dl id="dates"></dl>
+      </section>
+      <section class="card">
+        <h2>Keys</h2>
+        <dl id="keys"></dl>
+      </section>
+    </aside>
+  </div>
+</main>
+<footer>zjwt demo: the checks are those of <code>Verifier.verify</code>, run by <code>Verifier.explain</code>.</footer>
+</body>
+</html>
+"""
+
+PAGE_ICON = """<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">
+<rect width="32" height="32" rx="7" fill="#0b5cad"/>
+<path d="M9 16.5l4.5 4.5L23 11" fill="none" stroke="#fff" stroke-width="3.2"
+  stroke-linecap="round" stroke-linejoin="round"/>
+</svg>
+"""
+
+PAGE_CSS = """:root {
+  --bg: #f6f7f9; --card: #ffffff; --text: #1b1f24; --muted: #5b6470; --line: #d9dee4;
+  --green: #1a7f37; --green-bg: #e6f4ea; --red: #c62828; --red-bg: #fdecea;
+  --grey: #8a939e; --grey-bg: #f0f2f4; --amber: #9a6700; --amber-bg: #fff4d6; --accent: #0b5cad;
+  color-scheme: light dark;
+}
+@media (prefers-color-scheme: dark) {
+  :root {
+    --bg: #0f1216; --card: #171b21; --text: #e6e9ee; --muted: #9aa4b0; --line: #2a313a;
+    --green: #4ac26b; --green-bg: #12261a; --red: #f47067; --red-bg: #2d1517;
+    --grey: #6e7781; --grey-bg: #1d2229; --amber: #d4a72c; --amber-bg: #2b2410; --accent: #6cb6ff;
+  }
+}
+* { box-sizing: border-box; }
+body {
+  margin: 0; background: var(--bg); color: var(--text);
+  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", sans-serif;
+}
+header, main, footer { max-width: 1180px; margin: 0 auto; padding: 0 16px; }
+header { padding-top: 20px; }
+h1 { font-size: 1.4rem; margin: 0 0 4px; font-weight: 600; }
+h1 .brand { color: var(--accent); font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+header p { margin: 0 0 16px; color: var(--muted); overflow-wrap: anywhere; }
+h2 { font-size: 0.8rem; text-transform: uppercase; letter-spacing: 0.06em; color: var(--muted); margin: 0 0 10px; }
+.card {
+  background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 14px 16px; margin-bottom: 16px;
+}
+label { display: block; font-weight: 600; margin-bottom: 6px; }
+textarea {
+  width: 100%; resize: vertical; padding: 10px; border-radius: 8px; border: 1px solid var(--line);
+  background: var(--bg); color: var(--text); word-break: break-all;
+  font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+}
+textarea:focus, button:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
+.actions { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin-top: 10px; }
+button {
+  font: inherit; font-weight: 600; padding: 7px 16px; border-radius: 8px; cursor: pointer;
+  border: 1px solid var(--accent); background: var(--accent); color: var(--card);
+}
+button.secondary { background: transparent; color: var(--accent); }
+.hint { color: var(--muted); font-size: 0.85rem; }
+.verdict { margin: 0 0 16px; padding: 10px 14px; border-radius: 10px; font-weight: 600; overflow-wrap: anywhere; }
+.verdict.passed { background: var(--green-bg); color: var(--green); }
+.verdict.failed { background: var(--red-bg); color: var(--red); }
+.verdict.unavailable, .verdict.problem { background: var(--amber-bg); color: var(--amber); }
+#report { display: grid; gap: 0 16px; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); }
+@media (max-width: 860px) { #report { grid-template-columns: minmax(0, 1fr); } }
+@media (min-width: 861px) { aside { position: sticky; top: 12px; align-self: start; } }
+.steps { list-style: none; margin: 0; padding: 0; }
+.step {
+  display: grid; grid-template-columns: 28px minmax(0, 1fr); gap: 2px 10px;
+  padding: 9px 0; border-top: 1px solid var(--line);
+}
+.step:first-child { border-top: 0; }
+.mark {
+  grid-row: span 3; width: 24px; height: 24px; border-radius: 50%; display: grid; place-items: center;
+  font-weight: 700; font-size: 0.85rem;
+}
+.step.passed .mark { background: var(--green-bg); color: var(--green); }
+.step.failed .mark { background: var(--red-bg); color: var(--red); }
+.step.not-reached .mark { background: var(--grey-bg); color: var(--grey); }
+.step.not-reached .title, .step.not-reached .detail { color: var(--grey); }
+.title { font-weight: 600; }
+.title code { font-weight: 400; color: var(--muted); margin-left: 6px; font-size: 0.85em; }
+.detail { overflow-wrap: anywhere; }
+.step.failed .detail { color: var(--red); font-weight: 600; }
+.why { color: var(--muted); font-size: 0.88rem; }
+.why a { color: var(--accent); white-space: nowrap; }
+pre {
+  margin: 0; padding: 10px; border-radius: 8px; background: var(--bg); overflow-x: auto;
+  white-space: pre-wrap; overflow-wrap: anywhere;
+  font: 12.5px/1.5 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+}
+.badge {
+  margin-left: 6px; padding: 1px 8px; border-radius: 999px; font-size: 0.72rem; letter-spacing: 0; text-transform: none;
+}
+.badge.verified { background: var(--green-bg); color: var(--green); }
+.badge.unverified { background: var(--amber-bg); color: var(--amber); }
+dl {
+  display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 4px 12px; margin: 10px 0 0; font-size: 0.9rem;
+}
+dt { color: var(--muted); }
+dd { margin: 0; overflow-wrap: anywhere; }
+footer { color: var(--muted); font-size: 0.82rem; padding-bottom: 24px; }
+"""
+
+PAGE_JS = """"use strict";
+// The explain page's one script.  Everything from the token or the report is put on the page with
+// textContent, which never parses HTML: a claim such as <img src=x onerror=...> shows as those characters.
+
+const MARKS = { "passed": "\\u2713", "failed": "\\u2717", "not reached": "\\u00b7" };
+const $ = (id) => document.getElementById(id);
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+
+async function call(method, path, body) {
+  const options = { method, headers: { "Accept": "application/json" } };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  const answer = await response.json();
+  if (!response.ok) throw new Error(answer.message || response.statusText);
+  return answer;
+}
+
+function rfcLink(rfc) {
+  const parts = /^RFC (\\d+)(?: ([0-9.]+))?$/.exec(rfc);
+  if (!parts) return element("span", "", rfc || "zjwt's own limit");
+  const link = element("a", "", rfc);
+  link.href = "https://www.rfc-editor.org/rfc/rfc" + parts[1] + (parts[2] ? "#section-" + parts[2] : "");
+  link.rel = "noreferrer noopener";
+  link.target = "_blank";
+  return link;
+}
+
+function definitions(list, rows) {
+  list.replaceChildren();
+  for (const [name, value] of rows) {
+    if (value === null || value === undefined || value === "") continue;
+    list.append(element("dt", "", name), element("dd", "", value));
+  }
+}
+
+function showVerdict(kind, text) {
+  const verdict = $("verdict");
+  verdict.className = "verdict " + kind;
+  verdict.textContent = text;
+  verdict.hidden = false;
+}
+
+function render(report) {
+  const error = report.error;
+  if (!error) showVerdict("passed", "\\u2713 Verified: every check passed.");
+  else {
+    const kind = error.status === 503 ? "unavailable" : "failed";
+    showVerdict(kind, "\\u2717 Refused (" + error.kind + "): " + error.message);
+  }
+  const steps = $("steps");
+  steps.replaceChildren();
+  for (const step of report.steps) {
+    const item = element("li", "step " + step.result.replace(" ", "-"));
+    item.dataset.step = step.name;
+    const mark = element("span", "mark", MARKS[step.result]);
+    mark.setAttribute("aria-label", step.result);
+    const title = element("div", "title", step.title);
+    title.append(element("code", "", step.name));
+    const why = element("div", "why", step.why + " \\u2014 ");
+    why.append(rfcLink(step.rfc));
+    const detail = element("div", "detail", step.result === "not reached" ? "not reached" : step.detail);
+    item.append(mark, title, detail, why);
+    steps.append(item);
+  }
+  $("header").textContent = report.header ? JSON.stringify(report.header, null, 2) : "(the header does not decode)";
+  $("claims").textContent = report.claims ? JSON.stringify(report.claims, null, 2) : "(the claims do not decode)";
+  const state = $("claims-state");
+  state.className = "badge " + (report.claims_verified ? "verified" : "unverified");
+  state.textContent = report.claims_verified ? "verified" : "unverified: not known to be the issuer's";
+  const dates = Object.entries(report.dates).map(([name, date]) => [name, date.utc + " (" + date.relative + ")"]);
+  definitions($("dates"), dates);
+  const keys = report.keys;
+  definitions($("keys"), [
+    ["state", keys.state],
+    ["usable", keys.usable_keys === undefined ? null : keys.usable_keys + " of " + keys.total_keys + " keys"],
+    ["JWKS", keys.jwks_uri],
+    ["found by", keys.jwks_uri_from],
+    ["checked with", keys.key ? keys.key.described : null],
+    ["last error", keys.last_error],
+  ]);
+  $("report").hidden = false;
+}
+
+async function explain() {
+  const token = $("token").value.trim();
+  if (!token) {
+    showVerdict("problem", "Paste a token first.");
+    return;
+  }
+  try {
+    render(await call("POST", "/explain", { token }));
+  } catch (problem) {
+    $("report").hidden = true;
+    showVerdict("problem", "Could not explain: " + problem.message);
+  }
+}
+
+async function mint() {
+  try {
+    $("token").value = (await call("POST", "/dev/token", {})).access_token;
+    await explain();
+  } catch (problem) {
+    showVerdict("problem", "Could not mint a token: " + problem.message);
+  }
+}
+
+async function start() {
+  $("explain").addEventListener("click", explain);
+  $("mint").addEventListener("click", mint);
+  $("token").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) explain();
+  });
+  const about = await call("GET", "/explain");
+  $("issuers").textContent = about.issuers.join(", ");
+  $("mint").hidden = !about.mint;
+  document.body.dataset.ready = "yes";
+}
+
+start();
+"""
 
 
 # ---------------------------------------------------------------------------
@@ -642,6 +977,7 @@ def banner(server: DemoServer) -> str:
             "",
             f'More tokens:  curl -X POST {url}{DEV_TOKEN_PATH}   (body: {{"sub": "alice", "expires_in": 60}})',
             f"No token:     curl {url}/public",
+            f"Explain a token, step by step, in a browser: {url}/",
             f"{serving} (Ctrl-C to stop)",
         ]
     )

@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -317,11 +318,72 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(autouse=True)
 def verify_mode(request, monkeypatch) -> str:
-    """Make Verifier.verify go through verify_async when the test runs in async mode."""
+    """Make Verifier.verify go through verify_async when the test runs in async mode.
+
+    In sync mode, every verify of an attack test is explained as well, and the
+    two must agree (issue 19): the same outcome, the same error, reported in
+    the step whose check raises it.
+    """
     mode = getattr(request, "param", "sync")
     if mode == "async":
         monkeypatch.setattr(zjwt.Verifier, "verify", lambda self, token: asyncio.run(self.verify_async(token)))
+    elif ATTACK_TEST.match(request.function.__name__):
+        monkeypatch.setattr(zjwt.Verifier, "verify", verify_and_explain)
     return mode
+
+
+VERIFY = zjwt.Verifier.verify
+# The steps in which each error can be raised: where explain must report a failure verify raised.
+RAISED_IN = {
+    zjwt.MalformedToken: {
+        "issuer",
+        "size",
+        "segments",
+        "header",
+        "alg",
+        "crit",
+        "kid",
+        "signature",
+        "payload",
+        "dates",
+    },
+    zjwt.DisallowedAlgorithm: {"alg"},
+    zjwt.InvalidTokenType: {"typ"},
+    zjwt.UnknownKey: {"key", "key policy"},
+    zjwt.KeySetUnavailable: {"key"},
+    zjwt.InvalidSignature: {"signature"},
+    zjwt.MissingClaim: {"required", "iss", "aud", "max_age"},
+    zjwt.InvalidIssuer: {"issuer", "iss"},
+    zjwt.InvalidAudience: {"aud"},
+    zjwt.ExpiredToken: {"exp", "max_age"},
+    zjwt.TokenNotYetValid: {"nbf", "iat"},
+}
+
+
+def verify_and_explain(verifier: zjwt.Verifier, token):
+    """Return verify's claims, or raise its error, once explain has reported the same outcome for the token."""
+    try:
+        claims = VERIFY(verifier, token)
+    except zjwt.AuthError as error:
+        assert_explained(verifier.explain(token), error)
+        raise
+    report = verifier.explain(token)
+    assert report["verified"] and report["error"] is None, report["error"]
+    assert {step["result"] for step in report["steps"]} == {"passed"} and report["claims"] == claims
+    return claims
+
+
+def assert_explained(report: dict, error: zjwt.AuthError) -> None:
+    """Assert that an explain report failed with error, in a step that raises its kind, and reached no step after."""
+    assert not report["verified"] and report["error"]["kind"] == type(error).__name__, (report["error"], error)
+    if not isinstance(error, zjwt.KeySetUnavailable):  # its message counts down to the next fetch
+        assert report["error"]["message"] == error.message
+    results = [step["result"] for step in report["steps"]]
+    failed = report["steps"][results.index("failed")]
+    assert failed["name"] in RAISED_IN[type(error)], (failed["name"], error)
+    assert results == ["passed"] * results.index("failed") + ["failed"] + ["not reached"] * results[::-1].index(
+        "failed"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -4600,7 +4662,196 @@ def test_the_middlewares_take_several_issuers(key, other_key, two_issuers, serve
 
 
 # ---------------------------------------------------------------------------
-# Command line: python zjwt.py verify | inspect
+# Explaining a token (issue 19): every step verify takes, from the same code.
+# ---------------------------------------------------------------------------
+
+CORE_STEPS = [name for name in zjwt.STEPS if name not in ("issuer", "typ", "max_age")]
+
+
+def results(report: dict) -> dict:
+    """Return {step name: result} of an explain report."""
+    return {step["name"]: step["result"] for step in report["steps"]}
+
+
+def step(report: dict, name: str) -> dict:
+    return next(each for each in report["steps"] if each["name"] == name)
+
+
+def test_explain_reports_each_step_of_a_good_token_in_verifys_order(key):
+    verifier = make_verifier(key, audience="api")
+    token = make_token(key, claims(aud="api"))
+    report = verifier.explain(token)
+    assert report["verified"] and report["error"] is None and report["issuer"] == ISSUER
+    assert [each["name"] for each in report["steps"]] == CORE_STEPS
+    assert set(results(report).values()) == {"passed"}
+    assert step(report, "size")["detail"] == f"{len(token)} characters, at most 8192"
+    assert step(report, "alg")["detail"] == "'RS256', allowed (RS256)"
+    assert step(report, "key")["detail"] == "kid 'k1': RSA 2048 bits"
+    assert step(report, "aud")["detail"] == "names 'api'"
+    assert step(report, "exp")["detail"] == "expires 2027-01-15T08:10:00Z, in 10 min"
+    assert all(each["title"] and each["why"] and each["rfc"].startswith("RFC ") for each in report["steps"][1:])
+    assert step(report, "exp")["rfc"] == "RFC 7519 4.1.4" and step(report, "alg")["rfc"] == "RFC 8725 3.1"
+    assert report["header"] == {"alg": "RS256", "kid": "k1"} and report["claims"] == claims(aud="api")
+    assert report["claims_verified"] and report["dates"]["iat"] == {
+        "value": NOW - 10,
+        "utc": "2027-01-15T07:59:50Z",
+        "relative": "10 s ago",
+    }
+    assert report["keys"]["state"] == "fresh" and report["keys"]["key"]["kid"] == "k1"
+    assert json.loads(json.dumps(report)) == report, "plain JSON, for the demo's POST /explain"
+
+
+def test_explain_adds_typ_and_max_age_where_the_verifier_checks_them(key):
+    verifier = make_verifier(key, typ="at+jwt", max_age=60)
+    token = make_token(key, header={"alg": "RS256", "kid": "k1", "typ": "at+jwt"})
+    names = [each["name"] for each in verifier.explain(token)["steps"]]
+    assert names == [*CORE_STEPS[:6], "typ", *CORE_STEPS[6:], "max_age"]
+    old = make_token(key, claims(iat=NOW - 61), header={"alg": "RS256", "kid": "k1", "typ": "at+jwt"})
+    report = verifier.explain(old)
+    assert results(report)["max_age"] == "failed" and report["error"]["kind"] == "ExpiredToken"
+    wrong_type = verifier.explain(make_token(key))
+    assert results(wrong_type)["typ"] == "failed" and results(wrong_type)["key"] == "not reached"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_explain_and_verify_agree_on_forgeries_on_both_backends(key, other_key, backend):
+    verifier = make_verifier(key, audience="api", backend=backend)
+    good = make_token(key, claims(aud="api"))
+    header, payload, signature = good.split(".")
+    forged = {
+        "alg none": b64('{"alg":"none","kid":"k1"}') + "." + payload + ".",
+        "HS256 keyed with n": b64('{"alg":"HS256","kid":"k1"}') + "." + payload + "." + b64(bytes(32)),
+        "another issuer's key": make_token(other_key, claims(aud="api")),
+        "a flipped bit": good[:-2] + ("A" if good[-2] != "A" else "B") + good[-1],
+        "s + n": f"{header}.{payload}." + b64((int.from_bytes(zjwt.b64url_decode(signature)) + key["n"]).to_bytes(257)),
+        "crit": make_token(key, claims(aud="api"), header={"alg": "RS256", "kid": "k1", "crit": ["exp"]}),
+        "unknown kid": make_token(key, claims(aud="api"), kid="k9"),
+        "wrong issuer": make_token(key, claims(aud="api", iss=ISSUER + "/")),
+        "wrong audience": make_token(key, claims(aud="other")),
+        "expired": make_token(key, claims(aud="api", exp=NOW)),
+        "not yet valid": make_token(key, claims(aud="api", nbf=NOW + 60)),
+        "a string date": make_token(key, claims(aud="api", exp=str(NOW + 60))),
+        "JWE": "a.b.c.d.e",
+    }
+    for name, token in forged.items():
+        with pytest.raises(zjwt.InvalidToken) as raised:
+            VERIFY(verifier, token)
+        assert_explained(verifier.explain(token), raised.value), name
+
+
+def test_explain_never_raises_for_the_token_and_marks_unverified_claims(key, other_key):
+    verifier = make_verifier(key)
+    report = verifier.explain(make_token(other_key, claims(sub="<img src=x onerror=alert(1)>")))
+    assert results(report)["signature"] == "failed" and not report["claims_verified"]
+    assert report["claims"]["sub"] == "<img src=x onerror=alert(1)>", "decoded for reading, marked unverified"
+    for token in (12345, None, b"\xff.a.b", "", "a" * 9000, "ä.b.c", "e30.e30", ["a.b.c"]):
+        report = verifier.explain(token)
+        assert not report["verified"] and report["error"]["kind"] == "MalformedToken", token
+        failed = next(each["name"] for each in report["steps"] if each["result"] == "failed")
+        assert failed in ("size", "segments", "header") and report["claims"] is None, token
+
+
+def test_explain_neither_uses_nor_fills_the_verified_token_cache(key):
+    verifier = make_verifier(key)
+    token = make_token(key)
+    verifier.explain(token)
+    assert (verifier.cache_hits, verifier.cache_misses, len(verifier._verified), verifier._headers) == (0, 0, 0, {})
+    verifier.verify(token)
+    verifier.explain(token)
+    verifier.verify(token)
+    assert (verifier.cache_hits, verifier.cache_misses) == (1, 1)
+
+
+def test_explain_fetches_no_more_than_verify_would(key, other_key):
+    """Two verifiers, one verifying and one explaining the same tokens: the same fetches, the same cooldowns."""
+    servers = [JwksServer({"keys": [jwk(key)]}) for _ in range(2)]
+    clock = Clock()
+    verifiers = [
+        zjwt.Verifier(ISSUER, key_source=zjwt.RemoteKeySet(where.url, clock=clock), clock=clock) for where in servers
+    ]
+    tokens = [make_token(key), make_token(key, kid="k9"), make_token(key, kid="k8"), make_token(other_key)]
+    for _ in range(3):
+        for token in tokens:
+            with contextlib.suppress(zjwt.AuthError):
+                verifiers[0].verify(token)
+            assert verifiers[1].explain(token)["verified"] == (token == tokens[0])
+        clock.advance(31)
+    assert servers[0].requests == servers[1].requests == 3, "the first fetch, then one per cooldown for unknown kids"
+    for where in servers:
+        where.stop()
+
+
+def test_explain_reports_unavailable_keys_in_the_key_step_with_503(key, jwks_server):
+    jwks_server.behaviour = "status"
+    verifier = zjwt.Verifier(ISSUER, jwks_uri=jwks_server.url, clock=Clock())
+    report = verifier.explain(make_token(key))
+    assert report["error"]["kind"] == "KeySetUnavailable" and report["error"]["status"] == 503
+    assert results(report)["key"] == "failed" and results(report)["kid"] == "passed"
+    assert report["keys"]["state"] == "unavailable" and "500" in report["keys"]["last_error"]
+    assert report["keys"]["jwks_uri"] == jwks_server.url and report["keys"]["key"] is None
+
+
+def test_issuers_explain_begins_with_the_step_that_chose_the_verifier(key, two_issuers):
+    issuers, a, b, _ = two_issuers
+    report = issuers.explain(make_token(key, claims(iss=a.base + "/a"), kid="a1"))
+    assert report["verified"] and [each["name"] for each in report["steps"]] == ["issuer", *CORE_STEPS]
+    assert step(report, "issuer")["detail"] == f"'{a.base}/a', one of the issuers configured"
+    refused = issuers.explain(make_token(key, claims(iss="https://evil.example"), kid="a1"))
+    assert results(refused)["issuer"] == "failed" and refused["error"]["kind"] == "InvalidIssuer"
+    assert set(list(results(refused).values())[1:]) == {"not reached"} and refused["issuer"] is None
+    assert (a.requests, b.requests) == (2, 0), "A's discovery and keys for the first token; nothing for the refused one"
+
+
+# Each check, loosened by replacing the function that makes it: verify and explain change together, because
+# explain runs verify's code.  (name of the zjwt function, its loosened version, a token only it refuses)
+LOOSENED = [
+    ("check_size", lambda token: None, lambda key: make_token(key, claims(pad="x" * 9000))),
+    ("typ_matches", lambda value, typ: True, lambda key: make_token(key, header={"alg": "RS256", "kid": "k1"})),
+    ("verify_signature", lambda *arguments: True, lambda key: make_token(key)[:-4] + "AAAA"),
+    ("_check_audience", lambda claims, audience: None, lambda key: make_token(key, claims(aud="other"))),
+    ("check_times", lambda *arguments: None, lambda key: make_token(key, claims(exp=NOW - 1))),
+]
+
+
+@pytest.mark.parametrize("function, loosened, make", LOOSENED, ids=[case[0] for case in LOOSENED])
+def test_a_rule_loosened_changes_verify_and_explain_together(key, monkeypatch, function, loosened, make):
+    verifier = make_verifier(key, typ="JWT" if function == "typ_matches" else None, cache_size=0)
+    token = make(key)
+    with pytest.raises(zjwt.InvalidToken) as raised:
+        VERIFY(verifier, token)
+    assert_explained(verifier.explain(token), raised.value)
+    monkeypatch.setattr(zjwt, function, loosened)
+    assert VERIFY(verifier, token)["iss"] == ISSUER
+    assert verifier.explain(token)["verified"], "the same rule, loosened, lets the token through both paths"
+
+
+def test_a_rule_tightened_fails_verify_and_explain_in_the_same_step(key, monkeypatch):
+    verifier = make_verifier(key, cache_size=0)
+    monkeypatch.setattr(zjwt, "verify_signature", lambda *arguments: False)
+    with pytest.raises(zjwt.InvalidSignature) as raised:
+        VERIFY(verifier, make_token(key))
+    report = verifier.explain(make_token(key))
+    assert_explained(report, raised.value)
+    assert results(report)["signature"] == "failed"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_explain_agrees_with_verify_on_any_mutated_token(key, data):
+    verifier = make_verifier(key, audience="api", cache_size=0)
+    token = make_token(key, claims(aud="api"))
+    position = data.draw(st.integers(0, len(token) - 1))
+    mutated = token[:position] + data.draw(st.sampled_from("AQgw-_.=+/ {}\x00é")) + token[position + 1 :]
+    try:
+        claims_ = VERIFY(verifier, mutated)
+    except zjwt.InvalidToken as error:
+        assert_explained(verifier.explain(mutated), error)
+    else:
+        assert verifier.explain(mutated)["claims"] == claims_
+
+
+# ---------------------------------------------------------------------------
+# Command line: python zjwt.py verify | explain | inspect | keys
 # ---------------------------------------------------------------------------
 
 
@@ -4784,6 +5035,49 @@ def test_the_cli_names_itself_as_it_was_run_and_works_from_any_directory(key, tm
     assert done.returncode == 0 and json.loads(done.stdout)["iss"] == ISSUER
     assert run("inspect", real_time_token(key)).returncode == 0
     assert run("keys", "--jwks-file", "jwks.json").stdout.splitlines()[1] == "1 key, 1 usable"
+
+
+def test_cli_explain_prints_each_step_and_exits_0_when_the_token_verifies(key, jwks_file, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", stdin_bytes(real_time_token(key, aud="orders").encode()))
+    assert zjwt.main(["explain", "-", "--issuer", ISSUER, "--audience", "orders", "--jwks-file", jwks_file]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"VERIFIED (issuer '{ISSUER}')\n")
+    assert "  ✓ alg         'RS256', allowed (RS256)\n" in out and "  ✓ aud         names 'orders'\n" in out
+    assert "why:" not in out and "claims (verified: the signature matched)" in out and "\x1b[" not in out
+    assert "  checked with kid 'k1': RSA 2048 bits\n" in out
+
+
+def test_cli_explain_shows_the_failed_step_with_its_reason_and_exits_1(key, jwks_file, capsys):
+    expired = make_token(key, claims(exp=int(time.time()) - 90))
+    assert zjwt.main(["explain", expired, "--issuer", ISSUER, "--jwks-file", jwks_file]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"REFUSED  ExpiredToken (issuer '{ISSUER}')"
+    failed = next(i for i, line in enumerate(lines) if line.startswith("  ✗ exp "))
+    assert "token expired at" in lines[failed] and re.search(r", 9\d s ago$", lines[failed])
+    assert lines[failed + 1].strip() == f"why: {zjwt.STEPS['exp'].why} (RFC 7519 4.1.4)"
+    assert lines[failed + 2] == "  · nbf         not reached"
+    assert zjwt.main(["explain", expired, "--why", "--issuer", ISSUER, "--jwks-file", jwks_file]) == 1
+    assert capsys.readouterr().out.count("why: ") == len(CORE_STEPS)
+
+
+def test_cli_explain_marks_in_ascii_where_the_terminal_cannot_and_colours_only_a_terminal(key, jwks_file):
+    pty = pytest.importorskip("pty", reason="pseudo-terminals are POSIX only")
+    command = [sys.executable, "zjwt.py", "explain", real_time_token(key), "--issuer", ISSUER]
+    command += ["--jwks-file", jwks_file]
+    ascii_only = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    piped = subprocess.run(command, cwd=HERE, env=ascii_only, capture_output=True, text=True, timeout=60)
+    assert piped.returncode == 0 and "  + size " in piped.stdout and "\x1b[" not in piped.stdout
+    for no_color, coloured in (("", True), ("1", False)):
+        controller, terminal = pty.openpty()
+        env = {**os.environ, "NO_COLOR": no_color}
+        done = subprocess.run(command, cwd=HERE, env=env, stdout=terminal, stderr=subprocess.DEVNULL, timeout=60)
+        os.close(terminal)
+        shown = b""
+        with contextlib.suppress(OSError):  # EIO once the terminal's other end is closed and drained
+            while chunk := os.read(controller, 65536):
+                shown += chunk
+        os.close(controller)
+        assert done.returncode == 0 and ("\x1b[32m  ✓ size".encode() in shown) == coloured, shown[:300]
 
 
 def test_cli_exit_codes_as_a_subprocess(key, jwks_file):
@@ -4975,7 +5269,73 @@ def test_demo_token_endpoint_mints_tokens_and_validates_its_body(demo):
     assert call(demo, "GET", "/protected", bearer(body["access_token"]))[2]["user"]["sub"] == "alice"
     for bad in [b"[]", b"{", b'{"expires_in": "60"}', b'{"expires_in": 999999}', b'{"sub": 1}']:
         assert call(demo, "POST", "/dev/token", {}, bad)[0] == 400, bad
-    assert call(demo, "POST", "/dev/token", {}, b"x" * 5000)[0] == 413
+    assert call(demo, "POST", "/dev/token", {}, b"x" * (server.MAX_BODY_BYTES + 1))[0] == 413
+
+
+def test_demo_serves_the_explain_page_under_a_strict_content_security_policy(demo):
+    status, headers, page = call(demo, "GET", "/")
+    assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+    policy = dict(part.strip().split(" ", 1) for part in headers["Content-Security-Policy"].split(";"))
+    assert policy["default-src"] == "'none'" and policy["script-src"] == "'self'" and policy["style-src"] == "'self'"
+    assert policy["frame-ancestors"] == "'none'" and "unsafe" not in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    html = page.decode()
+    assert re.findall(r"<script[^>]*>", html) == ['<script src="/explain.js" defer>'] and "</script>" in html
+    assert html.count("<script") == 1
+    assert all(value.startswith("/") for value in re.findall(r'(?:src|href)="([^"]*)"', html)), "nothing from elsewhere"
+    assert not re.search(r"<[^>]+\son\w+=", html), "no inline event handlers"
+    files = (("/explain.js", "text/javascript"), ("/explain.css", "text/css"), ("/favicon.svg", "image/svg+xml"))
+    for path, media_type in files:
+        status, headers, body = call(demo, "GET", path)
+        assert status == 200 and headers["Content-Type"] == f"{media_type}; charset=utf-8" and body
+    script = call(demo, "GET", "/explain.js")[2].decode()
+    assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(", script), "text only"
+    assert call(demo, "GET", "/explain")[2] == {"issuers": [demo.dev.url], "mint": True}
+    assert call(demo, "GET", "/public")[1]["X-Content-Type-Options"] == "nosniff", "on every response"
+
+
+def explain_over_http(target, token) -> tuple[int, dict, dict]:
+    """POST a token to the demo's /explain; return (status, headers, report)."""
+    return call(target, "POST", "/explain", {"Content-Type": "application/json"}, json.dumps({"token": token}).encode())
+
+
+def test_demo_explains_a_posted_token_and_never_logs_it(capfd):
+    logged = server.make_server(server.Config(port=0, request_timeout=1.0))  # not quiet: an access log on stderr
+    threading.Thread(target=logged.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        expired = logged.dev.mint(expires_in=-30)
+        status, headers, report = explain_over_http(logged, expired)
+        assert status == 200 and headers["Cache-Control"] == "no-store"
+        assert report["error"]["kind"] == "ExpiredToken" and results(report)["exp"] == "failed"
+        assert report["claims_verified"] and report["keys"]["key"]["kid"] == logged.dev.kid
+        assert explain_over_http(logged, logged.dev.mint())[2]["verified"]
+        for bad in (b"", b"[]", b'{"token": 1}', b"token=abc"):
+            assert call(logged, "POST", "/explain", {}, bad)[0] == 400, bad
+        assert call(logged, "POST", "/explain", {}, b"x" * (server.MAX_BODY_BYTES + 1))[0] == 413
+        oversized = explain_over_http(logged, "e30." + "A" * 9000 + ".c2ln")[2]
+        assert results(oversized)["size"] == "failed", "a token over 8 KiB is explained, not refused unread"
+    finally:
+        logged.shutdown()
+        logged.server_close()
+    err = capfd.readouterr().err
+    assert err.count('"POST /explain HTTP/1.1" 200') == 3
+    for secret in (expired, *expired.split(".")):
+        assert secret not in err, "no token, and no part of one, in the log"
+
+
+def test_demo_explains_against_a_real_issuers_keys_in_issuer_mode(demo):
+    real = server.make_server(server.Config(issuers=(demo.dev.url,), audience="zjwt-demo", port=0, quiet=True))
+    threading.Thread(target=real.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        assert call(real, "GET", "/")[0] == 200
+        assert call(real, "GET", "/explain")[2] == {"issuers": [demo.dev.url], "mint": False}
+        report = explain_over_http(real, demo.dev.mint())[2]
+        assert report["verified"] and report["keys"]["jwks_uri"] == demo.dev.url + "/.well-known/jwks.json"
+        assert report["keys"]["jwks_uri_from"].startswith("the discovery document")
+        assert call(real, "POST", "/dev/token")[0] == 401, "no minting against a real issuer"
+    finally:
+        real.shutdown()
+        real.server_close()
 
 
 def test_demo_keeps_connections_alive(demo):
@@ -5340,6 +5700,236 @@ def test_the_licence_is_mit_and_travels_inside_each_file_that_is_copied():
 
 def test_the_readme_test_command_is_the_one_ci_runs():
     assert readme_commands()[1] in (HERE / ".ci" / "run").read_text()
+
+
+# ---------------------------------------------------------------------------
+# The explain page in a real browser: headless Chromium, driven over the
+# DevTools protocol through a pipe (--remote-debugging-pipe), standard library only.
+# ---------------------------------------------------------------------------
+
+CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it)")
+# Where the screenshots go: ZJWT_SCREENSHOTS names a directory to keep them in, else a temporary one.
+SCREENSHOTS = os.environ.get("ZJWT_SCREENSHOTS")
+
+
+class Browser:
+    """Headless Chromium with one tab, spoken to in DevTools protocol messages over its pipe (fds 3 and 4)."""
+
+    def __init__(self, profile: Path):
+        to_browser, self._commands, self._answers, from_browser = map(above_9, (*os.pipe(), *os.pipe()))
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--remote-debugging-pipe"]
+        # Chromium reads commands on fd 3 and answers on fd 4: a few lines of Python move the pipes there, then exec.
+        move_then_run = (
+            "import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); "
+            "os.execv(sys.argv[3], sys.argv[3:])"
+        )
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                move_then_run,
+                str(to_browser),
+                str(from_browser),
+                CHROMIUM,
+                *flags,
+                f"--user-data-dir={profile}",
+            ],
+            pass_fds=(to_browser, from_browser),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(to_browser)
+        os.close(from_browser)
+        self.buffer, self.last_id, self.console = b"", 0, []
+        target = self.send("Target.createTarget", {"url": "about:blank"}, tab=False)["targetId"]
+        self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True}, tab=False)["sessionId"]
+        self.send("Runtime.enable")  # script errors and console messages arrive as events from now on
+        self.send("Log.enable")  # and the browser's own: a resource the page's policy refused, say
+
+    def send(self, method: str, params: dict | None = None, tab: bool = True, timeout: float = 30) -> dict:
+        """Send one command (to the tab, or to the browser) and return its result."""
+        self.last_id += 1
+        message = {"id": self.last_id, "method": method, "params": params or {}}
+        if tab:
+            message["sessionId"] = self.session
+        os.write(self._commands, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\0" not in self.buffer:
+                if not select.select([self._answers], [], [], max(0, deadline - time.monotonic()))[0]:
+                    raise TimeoutError(f"chromium did not answer {method}")
+                chunk = os.read(self._answers, 1 << 20)
+                if not chunk:
+                    raise ConnectionError("chromium closed its pipe")
+                self.buffer += chunk
+            raw, _, self.buffer = self.buffer.partition(b"\0")
+            answer = json.loads(raw)
+            if answer.get("id") == self.last_id:
+                if "error" in answer:
+                    raise RuntimeError(f"{method}: {answer['error']}")
+                return answer["result"]
+            if answer.get("method") in ("Runtime.consoleAPICalled", "Runtime.exceptionThrown", "Log.entryAdded"):
+                self.console.append(answer["params"])
+
+    def run(self, expression: str):
+        """Return the value of a JavaScript expression in the tab (awaited, if it is a promise)."""
+        params = {"expression": expression, "awaitPromise": True, "returnByValue": True}
+        result = self.send("Runtime.evaluate", params)
+        if "exceptionDetails" in result:
+            raise RuntimeError(result["exceptionDetails"]["text"])
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 15):
+        """Return the first truthy value of expression, polled until timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = self.run(expression)
+            if value:
+                return value
+            time.sleep(0.05)
+        raise TimeoutError(expression)
+
+    def screenshot(self, path: Path) -> bytes:
+        """Save a PNG of the whole page to path and return it."""
+        png = base64.b64decode(self.send("Page.captureScreenshot", {"captureBeyondViewport": True})["data"])
+        path.write_bytes(png)
+        return png
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, TimeoutError, ConnectionError, RuntimeError):
+            self.send("Browser.close", tab=False, timeout=5)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5)
+        self.process.kill()
+        os.close(self._commands)
+        os.close(self._answers)
+
+
+def above_9(fd: int) -> int:
+    """Return a copy of fd numbered 10 or more, closing fd: moved to fds 3 and 4, no pipe overwrites another."""
+    import fcntl  # POSIX only, as the pipe to Chromium is
+
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return moved
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    started = Browser(tmp_path_factory.mktemp("chromium-profile"))
+    yield started
+    started.close()
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    where = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path_factory.mktemp("screenshots")
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+def open_page(browser: Browser, demo, width: int = 1280, dark: bool = False) -> None:
+    """Load the demo's explain page at a window width and colour scheme, and wait for its script to be ready."""
+    browser.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 500},
+    )
+    browser.send("Emulation.setScrollbarsHidden", {"hidden": True})  # screenshots exactly the window's width
+    scheme = [{"name": "prefers-color-scheme", "value": "dark" if dark else "light"}]
+    browser.send("Emulation.setEmulatedMedia", {"features": scheme})
+    browser.console.clear()
+    browser.send("Page.navigate", {"url": demo.base_url + "/"})
+    browser.wait_for("document.readyState === 'complete' && document.body.dataset.ready === 'yes'")
+
+
+def explain_in_page(browser: Browser, token: str) -> dict:
+    """Paste a token, press Explain, and return the steps the page shows (see shown_steps)."""
+    browser.run("document.getElementById('steps').replaceChildren()")
+    browser.run(f"document.getElementById('token').value = {json.dumps(token)}")
+    browser.run("document.getElementById('explain').click()")
+    browser.wait_for("document.querySelectorAll('#steps .step').length > 0")
+    return shown_steps(browser)
+
+
+def shown_steps(browser: Browser) -> dict:
+    """Return the page's steps as {name: (result class, detail, why, the mark's colour)}."""
+    rows = browser.run(
+        "[...document.querySelectorAll('#steps .step')].map(li => [li.dataset.step, li.className.split(' ')[1],"
+        " li.querySelector('.detail').textContent, li.querySelector('.why').textContent,"
+        " getComputedStyle(li.querySelector('.mark')).color])"
+    )
+    return {name: (result, detail, why, colour) for name, result, detail, why, colour in rows}
+
+
+def check_png(png: bytes, width: int) -> None:
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and int.from_bytes(png[16:20]) == width and len(png) > 20_000
+
+
+@needs_chromium
+def test_browser_a_minted_token_shows_every_step_green(browser, demo, screenshots):
+    open_page(browser, demo)
+    assert browser.run("document.getElementById('mint').hidden") is False, "development mode offers to mint"
+    browser.run("document.getElementById('mint').click()")
+    browser.wait_for("document.querySelectorAll('#steps .step').length > 0")
+    steps = shown_steps(browser)
+    assert list(steps) == CORE_STEPS and {result for result, *_ in steps.values()} == {"passed"}
+    green = {colour for *_, colour in steps.values()}
+    assert green == {"rgb(26, 127, 55)"}, "every mark in the page's green"
+    assert browser.run("document.getElementById('verdict').textContent") == "✓ Verified: every check passed."
+    assert browser.run("document.getElementById('claims-state').textContent") == "verified"
+    assert json.loads(browser.run("document.getElementById('claims').textContent"))["aud"] == "zjwt-demo"
+    assert browser.console == [], "no script error, and nothing the page's own policy refused"
+    check_png(browser.screenshot(screenshots / "1-minted-all-green.png"), 1280)
+
+
+@needs_chromium
+@pytest.mark.parametrize("case", ["expired", "flipped signature"])
+def test_browser_a_bad_token_shows_the_failing_step_red_with_its_reason(browser, demo, screenshots, case):
+    open_page(browser, demo)
+    token = demo.dev.mint(expires_in=-120)
+    if case == "flipped signature":
+        token = demo.dev.mint()
+        token = token[:-6] + ("B" if token[-6] != "B" else "C") + token[-5:]
+    steps = explain_in_page(browser, token)
+    failed = "exp" if case == "expired" else "signature"
+    result, detail, why, colour = steps[failed]
+    assert result == "failed" and colour == "rgb(198, 40, 40)", "red"
+    assert why.startswith(zjwt.STEPS[failed].why) and zjwt.STEPS[failed].rfc in why
+    if case == "expired":
+        assert re.fullmatch(r"token expired at \S+Z, 1\d\d s ago", detail)
+    else:
+        assert detail.startswith("the signature does not match the token (RS256")
+    after = list(steps)[list(steps).index(failed) + 1 :]
+    assert after and {steps[name][0] for name in after} == {"not-reached"}
+    assert browser.run("document.getElementById('verdict').className") == "verdict failed"
+    expected_state = "verified" if case == "expired" else "unverified: not known to be the issuer's"
+    assert browser.run("document.getElementById('claims-state').textContent") == expected_state
+    check_png(browser.screenshot(screenshots / f"2-{case.replace(' ', '-')}.png"), 1280)
+
+
+@needs_chromium
+def test_browser_markup_in_claims_is_shown_as_text_and_never_run(browser, demo, screenshots):
+    open_page(browser, demo)
+    attack = "<img src=x onerror=\"document.title='pwned'\"><script>window.ran=1</script>"
+    steps = explain_in_page(browser, demo.dev.mint(sub=attack, kid_note=attack))
+    assert {result for result, *_ in steps.values()} == {"passed"}
+    assert json.loads(browser.run("document.getElementById('claims').textContent"))["sub"] == attack
+    assert browser.run("document.querySelectorAll('img, #report script').length") == 0, "no element made of it"
+    time.sleep(0.3)  # an image that failed to load would have fired its onerror by now
+    assert browser.run("document.title") == "zjwt: explain a token" and browser.run("window.ran") is None
+    check_png(browser.screenshot(screenshots / "3-markup-shown-as-text.png"), 1280)
+
+
+@needs_chromium
+def test_browser_the_page_reads_on_a_phone_in_dark_mode(browser, demo, screenshots):
+    open_page(browser, demo, width=390, dark=True)
+    explain_in_page(browser, demo.dev.mint(expires_in=-5))
+    assert browser.run("document.documentElement.scrollWidth") <= 390, "no sideways scrolling"
+    assert browser.run("getComputedStyle(document.body).backgroundColor") == "rgb(15, 18, 22)", "dark"
+    columns = browser.run("getComputedStyle(document.getElementById('report')).gridTemplateColumns")
+    assert len(columns.split()) == 1, "one column on a phone"
+    check_png(browser.screenshot(screenshots / "4-phone-dark.png"), 390)
 
 
 # ---------------------------------------------------------------------------

@@ -42,9 +42,11 @@ those of the banners below)::
 
 After the path come what is built on it: chapter 10 for people coming from
 PyJWT (PEM keys, reading a token without verifying it), chapter 11 for
-several issuers and multi-tenant ones (Issuers, {tenantid}), and chapter 12,
-the command line.  Each chapter opens with what it takes and gives; every check
-that rejects something says, beside it, what it prevents.
+several issuers and multi-tenant ones (Issuers, {tenantid}), chapter 12 for
+explaining a token (Verifier.explain: this path, step by step, for one token
+of yours, with why each rule exists), and chapter 13, the command line.  Each
+chapter opens with what it takes and gives; every check that rejects
+something says, beside it, what it prevents.
 
 Words used throughout:
 
@@ -91,6 +93,7 @@ import json
 import logging
 import marshal
 import math
+import os
 import re
 import socket
 import ssl
@@ -321,6 +324,13 @@ def _show(value: object, limit: int = 40) -> str:
     if value is None or isinstance(value, (bool, int, float)):
         return str(value)[:limit]
     return "a JSON " + ("object" if isinstance(value, dict) else "array")
+
+
+Step = Callable[..., None]  # step(name) or step(name, found): told of each check as it begins (chapter 12)
+
+
+def _unobserved(name: str, found: object = None) -> None:
+    """Hear nothing: what verify passes where explain listens to each step."""
 
 
 def _printable(text: str) -> str:
@@ -832,7 +842,12 @@ def _describe(jwk: dict[str, Any], key: PublicKey | None) -> tuple[str | None, s
     kid, kty, alg = (value if isinstance(value, str) else None for value in (jwk.get(n) for n in ("kid", "kty", "alg")))
     if key is None:
         return kid, kty, alg, None
-    return kid, kty, alg, f"{key.public[0].bit_length()} bits" if key.kty == "RSA" else str(key.public[0])
+    return kid, kty, alg, _key_size(key)
+
+
+def _key_size(key: PublicKey) -> str:
+    """Return a key's size as operators speak of it: "2048 bits" for RSA, the curve for EC and OKP."""
+    return f"{key.public[0].bit_length()} bits" if key.kty == "RSA" else str(key.public[0])
 
 
 def _index(keys: list[PublicKey], source: str) -> dict[tuple[str | None, str], object]:
@@ -853,16 +868,23 @@ def _index(keys: list[PublicKey], source: str) -> dict[tuple[str | None, str], o
     return lookup
 
 
-def find_key(key_set: KeySet, kid: str | None, alg: str) -> PublicKey:
-    """Return the one key in key_set for a token's (kid, alg), or raise UnknownKey saying why there is none."""
+def find_key(key_set: KeySet, kid: str | None, alg: str, step: Step = _unobserved) -> PublicKey:
+    """Return the one key in key_set for a token's (kid, alg), or raise UnknownKey saying why there is none.
+
+    step hears "key policy" where the key's fate under the policy is known: a
+    key found passed it when its JWKS was read; a kid named by a key the
+    policy refused is refused here, with the policy's reason.
+    """
     key = key_set.lookup.get((kid, alg))
     if isinstance(key, PublicKey):
+        step("key policy", key)
         return key
     where = f"key set from {key_set.source}"  # the JWKS URL is for operators, not for clients
     if key is _AMBIGUOUS:
         named = f"key id {_show(kid)}" if kid is not None else "a token without 'kid'"
         raise UnknownKey(f"{named} matches several {alg} keys of the issuer; refusing to guess", where)
     if kid in key_set.skipped:
+        step("key policy")
         raise UnknownKey(f"the issuer's key {_show(kid)} cannot be used: {key_set.skipped[kid]}", where)
     if kid in key_set.kids:  # RFC 8725 3.1: the key decides which algorithms it verifies, not the token
         fits = sorted({a for k in key_set.keys if k.kid == kid for a in _algorithms_for(k.kty, k.public, k.alg)})
@@ -1366,22 +1388,32 @@ def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
 
 
 def check_times(
-    exp: float | None, nbf: float | None, iat: float | None, now: float, leeway: float, max_age: float | None = None
+    exp: float | None,
+    nbf: float | None,
+    iat: float | None,
+    now: float,
+    leeway: float,
+    max_age: float | None = None,
+    step: Step = _unobserved,
 ) -> None:
     """Raise ExpiredToken or TokenNotYetValid unless now lies in the token's validity window (RFC 7519 4.1.4-6).
 
     With max_age, a token issued more than max_age seconds ago is refused too,
     whatever its exp (and one without iat is refused: its age is unknown).
     """
+    step("exp")
     if exp is not None and now - leeway >= exp:  # RFC 7519 4.1.4: "on or after" exp is expired
         raise ExpiredToken(f"token expired at {_iso(exp)}, {now - exp:.0f} s ago")
+    step("nbf")
     if nbf is not None and now + leeway < nbf:  # the issuer said: not before then
         raise TokenNotYetValid(f"token is not valid before {_iso(nbf)}, {nbf - now:.0f} s from now")
+    step("iat")
     if iat is not None and now + leeway < iat:  # minted in the future: a clock is wrong, or the token was made ahead
         raise TokenNotYetValid(
             f"token was issued in the future ({_iso(iat)}, {iat - now:.0f} s from now): check clocks"
         )
     if max_age is not None:  # a service that refuses old tokens, however long the issuer let them live
+        step("max_age")
         if iat is None:
             raise MissingClaim("the token has no 'iat' claim, so its age is unknown")
         if now - leeway > iat + max_age:
@@ -1433,11 +1465,13 @@ class ClaimRules:
     tenancy: Tenancy | None = None  # how a multi-tenant issuer names its tenants (chapter 11)
 
 
-def check_claims(claims: dict[str, Any], rules: ClaimRules, now: float) -> Times:
+def check_claims(claims: dict[str, Any], rules: ClaimRules, now: float, step: Step = _unobserved) -> Times:
     """Return (exp, nbf, iat) of claims that pass every rule, or raise the InvalidToken that says why not."""
+    step("required")
     for name in rules.required:  # exp by default: a token without one never expires
         if name not in claims:
             raise MissingClaim(f"the token has no {_show(name)} claim, which this verifier requires")
+    step("iss")
     iss = claims.get("iss")
     # RFC 7519 4.1.1, RFC 8725 3.8: byte for byte.  Normalising (case, a trailing slash) would let a
     # look-alike issuer through; the key was fetched for this issuer, and the token must say it is its.
@@ -1449,9 +1483,11 @@ def check_claims(claims: dict[str, Any], rules: ClaimRules, now: float) -> Times
         raise InvalidIssuer(
             f"the token was issued by {_show(iss, 80)}, not by this service's issuer", _show(rules.issuer, 80)
         )
+    step("aud")
     _check_audience(claims, rules.audience)
+    step("dates")
     times = _numeric_date(claims, "exp"), _numeric_date(claims, "nbf"), _numeric_date(claims, "iat")
-    check_times(*times, now, rules.leeway, rules.max_age)
+    check_times(*times, now, rules.leeway, rules.max_age, step)
     return times
 
 
@@ -2218,7 +2254,9 @@ def split_token(token: bytes) -> list[bytes]:
     return segments
 
 
-def read_header(segment: bytes, algorithms: frozenset[str], typ: str | None = None) -> tuple[str, str | None]:
+def read_header(
+    segment: bytes, algorithms: frozenset[str], typ: str | None = None, step: Step = _unobserved
+) -> tuple[str, str | None]:
     """Return (alg, kid) of a JOSE header the verifier accepts (RFC 7515 4.1, RFC 8725 3.1), or raise.
 
     The values read are alg, kid and cty; the members that change how a token
@@ -2232,7 +2270,9 @@ def read_header(segment: bytes, algorithms: frozenset[str], typ: str | None = No
     Keys come only from the issuer's key set, by kid (RFC 8725 3.10).  With
     typ (say "at+jwt"), the header's typ must name that type (see typ_matches).
     """
+    step("header")
     header = _json_object(_decode_segment(segment, "header"), "header")
+    step("alg")
     alg = header.get("alg")
     if not isinstance(alg, str):  # no default algorithm to fall back on
         raise MalformedToken("the header has no 'alg' string")
@@ -2240,17 +2280,21 @@ def read_header(segment: bytes, algorithms: frozenset[str], typ: str | None = No
     # public key used as an HMAC secret) are how tokens get forged when the token chooses (RFC 8725 2.1).
     if alg not in algorithms:
         raise DisallowedAlgorithm(f"algorithm {_show(alg)} is not allowed (allowed: {', '.join(sorted(algorithms))})")
+    step("crit")
     unsupported = _UNSUPPORTED_HEADER.intersection(header)
     if unsupported:
         raise MalformedToken(f"the header has {min(unsupported)!r}, which zjwt does not implement (RFC 7515 4.1.11)")
     cty = header.get("cty")
     if isinstance(cty, str) and cty.lower() in ("jwt", "application/jwt"):  # RFC 7519 7.2 step 8: never recurse
         raise MalformedToken("nested JWTs (cty 'JWT') are not accepted")
+    step("kid")
     kid = header.get("kid")  # only ever a dictionary key: never a path, a query or a URL
     if "kid" in header and (not isinstance(kid, str) or len(kid) > MAX_KID_CHARS):
         raise MalformedToken(f"the 'kid' header must be a string of at most {MAX_KID_CHARS} characters")
     # RFC 8725 3.11, RFC 9068 2.1: explicit typing.  An OIDC ID token (aud: the client) would otherwise pass
     # for an access token wherever the audiences line up: its typ (JWT) says what it is.
+    if typ is not None:
+        step("typ")
     if typ is not None and not typ_matches(header.get("typ"), typ):
         raise InvalidTokenType(f"the token's typ is {_show(header.get('typ'))}, and this service accepts {typ!r} only")
     return alg, kid
@@ -2364,6 +2408,14 @@ class Verifier:
         """Return what authenticate returns, without blocking the event loop (see verify_async)."""
         return await self.verify_async(bearer_token(authorization))
 
+    def explain(self, token: str | bytes) -> dict[str, Any]:
+        """Return the report of every check the token goes through: passed, failed or not reached (chapter 12).
+
+        It never raises for anything wrong with the token, never reads or fills
+        the verified-token cache, and fetches keys only as verify would.
+        """
+        return _explain(token, self)
+
     def status(self) -> dict[str, Any]:
         """Return the key source's status (RemoteKeySet.status) and the verified-token cache's counts."""
         status = getattr(self.key_source, "status", None)
@@ -2371,43 +2423,58 @@ class Verifier:
         cache = {"hits": self.cache_hits, "misses": self.cache_misses, "size": len(self._verified)}
         return {"issuer": self.issuer, **source, "verified_cache": cache}
 
-    def _verify(self, token: str | bytes, key_set: Callable[[str | None], KeySet | None]) -> dict[str, Any]:
+    def _verify(
+        self,
+        token: str | bytes,
+        key_set: Callable[[str | None], KeySet | None],
+        step: Step = _unobserved,
+        cached: bool = True,
+    ) -> dict[str, Any]:
         """Return the claims of a token that passes every check, with key_set(kid) giving the keys.
 
         key_set returns None when the keys must be fetched first: then _FetchFirst.
+        step(name) hears each check named as it begins (see STEPS): explain
+        listens, verify does not.  cached=False neither reads nor fills the
+        verified-token and header caches.
         """
         if type(token) is not str:
             token = _token_text(token)
+        step("size")
         check_size(token)
-        hit = self._verified.get(token)  # the same token again: only its times and its key are checked again
+        hit = self._verified.get(token) if cached else None  # the same token: its times and key are checked again
         if hit is not None:
             claims = self._reuse(token, hit, key_set)
             if claims is not None:
                 self.cache_hits += 1
                 return claims
+        step("segments")
         data = _ascii(token)
         header_b64, payload_b64, signature_b64 = split_token(data)
-        alg, kid = self._headers.get(header_b64) or self._read_header(header_b64)
-        key = find_key(_keys_at_once(key_set, kid), kid, alg)
+        alg, kid = (cached and self._headers.get(header_b64)) or self._read_header(header_b64, step, cached)
+        step("key")
+        key = find_key(_keys_at_once(key_set, kid), kid, alg, step)
+        step("signature")
         payload = _decode_segment(payload_b64, "payload")  # its spelling is checked now, its content later
         signature = _decode_segment(signature_b64, "signature")
         # RFC 7515 5.2: the signature covers the bytes as received.  Re-serialized JSON would be other bytes.
         signing_input = data[: len(header_b64) + len(payload_b64) + 1]
         if not verify_signature(alg, key, signing_input, signature, self.backend):
             raise InvalidSignature(f"the signature does not match the token ({alg}, key {_show(key.kid)})")
+        step("payload")
         claims = _json_object(payload, "payload")  # only now: the payload is the issuer's, not the sender's
-        times = check_claims(claims, self.rules, self.clock())
-        if self.cache_size:  # only tokens that passed every check: rejections are never cached
+        times = check_claims(claims, self.rules, self.clock(), step)
+        if cached and self.cache_size:  # only tokens that passed every check: rejections are never cached
             self.cache_misses += 1
             self._remember(token, (marshal.dumps(claims), key, kid, times))
         return claims
 
-    def _read_header(self, header_b64: bytes) -> tuple[str, str | None]:
-        """Return (alg, kid) of a header segment, remembering it for the issuer's next tokens."""
-        alg_kid = read_header(header_b64, self.algorithms, self.typ)
-        if len(self._headers) >= 64:  # bounded: attackers can send any number of distinct headers
-            self._headers.clear()
-        self._headers[header_b64] = alg_kid
+    def _read_header(self, header_b64: bytes, step: Step, cached: bool) -> tuple[str, str | None]:
+        """Return (alg, kid) of a header segment, remembering it (when cached) for the issuer's next tokens."""
+        alg_kid = read_header(header_b64, self.algorithms, self.typ, step)
+        if cached:
+            if len(self._headers) >= 64:  # bounded: attackers can send any number of distinct headers
+                self._headers.clear()
+            self._headers[header_b64] = alg_kid
         return alg_kid
 
     def _reuse(
@@ -3143,6 +3210,10 @@ class Issuers:
         """Return what authenticate returns, without blocking the event loop."""
         return await self.verify_async(bearer_token(authorization))
 
+    def explain(self, token: str | bytes) -> dict[str, Any]:
+        """Return Verifier.explain's report, with first the step that chose the verifier (chapter 12)."""
+        return _explain(token, self)
+
     def status(self) -> dict[str, Any]:
         """Return each issuer's status() and, as state, the worst of theirs."""
         each = {verifier.issuer: verifier.status() for verifier in self.verifiers}
@@ -3178,7 +3249,302 @@ _STATES = ("fresh", "stale", "cold", "unavailable", "unknown")  # a key source's
 
 
 # ---------------------------------------------------------------------------
-# 12. Command line: zjwt verify TOKEN --issuer ISS | inspect TOKEN | keys --issuer ISS.
+# 12. Explaining a token.  A token in, a report out: each check of chapter 8
+# in order, passed, failed or not reached, with what it found, why the rule
+# exists and the RFC that asks for it; the header and claims decoded; where
+# the keys came from.  The report is not a second verifier: explain runs
+# Verifier._verify, the code verify runs, and listens as each step begins, so
+# the step that fails is the one whose error verify raises.
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepText:
+    """One step of verification in words: its title, why the rule exists, the RFC, and a passed step's detail."""
+
+    title: str
+    why: str  # what the rule prevents, as the comment beside the check says
+    rfc: str  # the section that asks for it; "" for a limit that is zjwt's own
+    passed: str  # the detail of a passed step: a template over the names _facts gives
+
+
+# Every step, in the order Verifier._verify announces them; "issuer" only for Issuers, typ and max_age only when set.
+STEPS = {
+    "issuer": StepText(
+        "The issuer is one this service accepts",
+        "iss only chooses which configured verifier checks the token: a token never names its own key source",
+        "RFC 8725 3.8",
+        "{iss}, one of the issuers configured",
+    ),
+    "size": StepText(
+        "At most 8 KiB",
+        "bounds the work anyone can cause before the signature is checked; real tokens are about 1 KiB",
+        "",
+        "{size} characters, at most {max_size}",
+    ),
+    "segments": StepText(
+        "Three segments, ASCII only",
+        "a signed token is header.payload.signature; five segments are an encrypted token (JWE), not read here",
+        "RFC 7515 7.1",
+        "header.payload.signature",
+    ),
+    "header": StepText(
+        "The header is strict JSON",
+        "one token has one meaning: base64url in its one spelling, JSON without duplicate names, read alike by all",
+        "RFC 7515 5.2",
+        "a JSON object: {header_names}",
+    ),
+    "alg": StepText(
+        "The algorithm is on the allow-list",
+        "the verifier chooses the algorithms, never the token: 'none', or HS256 keyed with the public key, forges",
+        "RFC 8725 3.1",
+        "{alg}, allowed ({allowed})",
+    ),
+    "crit": StepText(
+        "No extension zjwt does not implement",
+        "crit, b64, zip and JWE members change how a token is read: a recipient that cannot honour them must refuse",
+        "RFC 7515 4.1.11",
+        "none of crit, b64, zip or the encryption members; not a nested JWT",
+    ),
+    "kid": StepText(
+        "The key id is a plain name",
+        "kid is only a dictionary key into the issuer's own keys; jwk, jku, x5u and x5c are never read",
+        "RFC 8725 3.10",
+        "{kid}",
+    ),
+    "typ": StepText(
+        "The token type is the one this service accepts",
+        "explicit typing: another kind of JWT from the same issuer, such as an ID token, must not pass for this one",
+        "RFC 8725 3.11",
+        "{typ_found}, as required",
+    ),
+    "key": StepText(
+        "One key of the issuer fits kid and alg",
+        "keys come only from the issuer's published JWKS, and a name that fits several keys verifies nothing",
+        "RFC 7517 4.5",
+        "{key}",
+    ),
+    "key policy": StepText(
+        "The key passes the key policy",
+        "RSA of at least 2048 bits with a sane exponent, EC and Ed25519 points on their curves: weak keys forge",
+        "RFC 7518 3.3",
+        "{key_policy}",
+    ),
+    "signature": StepText(
+        "The signature matches",
+        "checked over the bytes as received, with the one algorithm the key is for: re-encoded JSON is other bytes",
+        "RFC 7515 5.2",
+        "{alg} signature by {key}",
+    ),
+    "payload": StepText(
+        "The claims are strict JSON",
+        "read only after the signature: nothing the sender wrote is interpreted before it is known to be the issuer's",
+        "RFC 8725 2.3",
+        "a JSON object of {claim_count} claims",
+    ),
+    "required": StepText(
+        "The required claims are present",
+        "a token without exp would never expire",
+        "RFC 7519 4",
+        "{required}",
+    ),
+    "iss": StepText(
+        "The issuer is this verifier's",
+        "byte for byte: the keys were fetched for this issuer, and the token must say it is its",
+        "RFC 7519 4.1.1",
+        "{iss}, {iss_rule}",
+    ),
+    "aud": StepText(
+        "The audience is this service",
+        "a token minted for another service must not be spent here",
+        "RFC 7519 4.1.3",
+        "{aud}",
+    ),
+    "dates": StepText(
+        "The dates are numbers",
+        "exp, nbf and iat are NumericDates: a string or true is not a date, and a date read two ways is two tokens",
+        "RFC 7519 2",
+        "exp, nbf and iat are numbers, or absent",
+    ),
+    "exp": StepText(
+        "Not expired",
+        "a stolen token stops working when it expires: on or after exp it is refused",
+        "RFC 7519 4.1.4",
+        "{exp}",
+    ),
+    "nbf": StepText(
+        "Valid already",
+        "the issuer said when the token starts to be valid",
+        "RFC 7519 4.1.5",
+        "{nbf}",
+    ),
+    "iat": StepText(
+        "Not issued in the future",
+        "a token minted ahead of time means a wrong clock, or a token made to be used later",
+        "RFC 7519 4.1.6",
+        "{iat}",
+    ),
+    "max_age": StepText(
+        "Not too old for this service",
+        "this service refuses tokens issued longer ago than max_age, however long their exp lets them live",
+        "RFC 7519 4.1.6",
+        "{age}",
+    ),
+}
+RESULTS = ("passed", "failed", "not reached")  # a step's result in the report
+
+
+def _explain(token: str | bytes, chooser: Verifier | Issuers) -> dict[str, Any]:
+    """Return the report of one token's path through verification; the token's faults are reported, not raised."""
+    heard: dict[str, object] = {}  # step name -> what the step found, in the order the steps began
+
+    def listen(name: str, found: object = None) -> None:
+        heard[name] = found
+
+    error = None
+    try:
+        if isinstance(chooser, Issuers):
+            listen("issuer")
+            chooser = chooser.choose(token)
+        chooser._verify(token, chooser.key_source.key_set, listen, cached=False)
+    except AuthError as caught:
+        error = caught
+    verifier = chooser if isinstance(chooser, Verifier) else None  # None: no issuer of the token's was configured
+    names = [name for name in STEPS if name in heard or _configured(name, verifier)]
+    failed = next(reversed(heard), names[0]) if error is not None else None  # the step the error was raised in
+    header, claims = _decoded(token, unverified_header), _decoded(token, unverified_claims)
+    key = heard.get("key policy")  # the key found, when the lookup found one
+    facts = {} if verifier is None else _facts(token, verifier, header or {}, claims or {}, key)
+    steps = []
+    for name in names:
+        text = STEPS[name]
+        if name == failed:
+            result, detail = "failed", str(error)
+        elif name in heard:
+            result, detail = "passed", text.passed.format_map(facts)
+        else:
+            result, detail = "not reached", ""
+        steps.append(
+            {"name": name, "result": result, "detail": detail, "title": text.title, "why": text.why, "rfc": text.rfc}
+        )
+    return {
+        "verified": error is None,
+        "issuer": None if verifier is None else verifier.issuer,
+        "error": None if error is None else _error_report(error),
+        "steps": steps,
+        "header": header,
+        "claims": claims,
+        "claims_verified": "payload" in heard,  # the payload step begins only once the signature has matched
+        "dates": _dates(claims, time.time() if verifier is None else verifier.clock()),
+        "keys": _keys(verifier, key),
+    }
+
+
+def _error_report(error: AuthError) -> dict[str, Any]:
+    """Return an error as the report gives it: its kind, message for clients, details for operators, HTTP status."""
+    return {"kind": type(error).__name__, "message": error.message, "internal": error.internal, "status": error.status}
+
+
+def _configured(name: str, verifier: Verifier | None) -> bool:
+    """Return True if a verifier runs the step: every step but issuer (Issuers only), typ and max_age (when set)."""
+    if name == "typ":
+        return verifier is not None and verifier.typ is not None
+    if name == "max_age":
+        return verifier is not None and verifier.rules.max_age is not None
+    return name != "issuer"
+
+
+def _decoded(token: str | bytes, read: Callable[[str | bytes], dict[str, Any]]) -> dict[str, Any] | None:
+    """Return the header or claims read(token) decodes WITHOUT verifying them, or None where they do not decode."""
+    try:
+        return read(token)
+    except AuthError:
+        return None
+
+
+def _facts(
+    token: str | bytes, verifier: Verifier, header: dict[str, Any], claims: dict[str, Any], key: object
+) -> dict[str, str]:
+    """Return the words of passed steps' details (see StepText.passed); what comes from the token is escaped."""
+    dates = _dates(claims, verifier.clock())
+    rules = verifier.rules
+    aud = claims.get("aud")
+    auds = aud if isinstance(aud, list) else [aud]
+    named = [a for a in auds if isinstance(a, str) and a in rules.audience]  # aud may be anything where it failed
+    return {
+        "size": str(len(token)) if isinstance(token, (str, bytes)) else "",
+        "max_size": str(MAX_TOKEN_BYTES),
+        "header_names": ", ".join(_show(name, 20) for name in sorted(header)),
+        "alg": _show(header.get("alg")),
+        "allowed": ", ".join(sorted(verifier.algorithms)),
+        "kid": f"kid {_show(header['kid'])}" if "kid" in header else "no kid: the issuer's one key for the algorithm",
+        "typ_found": _show(header.get("typ")),
+        "key": _key_words(key) if isinstance(key, PublicKey) else "",
+        "key_policy": _policy_words(key) if isinstance(key, PublicKey) else "",
+        "claim_count": str(len(claims)),
+        "required": f"{', '.join(rules.required)}: present" if rules.required else "none required",
+        "iss": _show(claims.get("iss"), 80),
+        "iss_rule": "this verifier's issuer" if rules.tenancy is None else f"a tenant of {verifier.issuer}",
+        "aud": f"names {_show(named[0])}" if named else "no audience configured, and the token names none",
+        "exp": f"expires {dates['exp']['utc']}, {dates['exp']['relative']}" if "exp" in dates else "no exp claim",
+        "nbf": f"valid since {dates['nbf']['utc']}, {dates['nbf']['relative']}" if "nbf" in dates else "no nbf claim",
+        "iat": f"issued {dates['iat']['utc']}, {dates['iat']['relative']}" if "iat" in dates else "no iat claim",
+        "age": f"issued {dates['iat']['relative']}; at most {rules.max_age:g} s"
+        if "iat" in dates and rules.max_age
+        else "",
+    }
+
+
+def _key_words(key: PublicKey) -> str:
+    """Return which key it is, in words: "kid 'k1': RSA 2048 bits, for RS256"."""
+    named = f"kid {_show(key.kid)}" if key.kid is not None else "the key without a kid"
+    return f"{named}: {key.kty} {_key_size(key)}" + (f", for {key.alg}" if key.alg else "")
+
+
+def _policy_words(key: PublicKey) -> str:
+    """Return what the key policy found of a key that passed it."""
+    if key.kty == "RSA":
+        return f"{_key_size(key)} (at least {MIN_RSA_BITS}), exponent {key.public[1]}"
+    if key.kty == "EC":
+        return f"a point on {key.public[0]}"
+    return f"an {key.public[0]} point of large order"
+
+
+def _dates(claims: dict[str, Any] | None, now: float) -> dict[str, dict[str, Any]]:
+    """Return the claims that are dates (exp, nbf, iat, auth_time) as UTC times and in words, where plausible."""
+    dates = {}
+    for name in ("exp", "nbf", "iat", "auth_time"):
+        value = (claims or {}).get(name)
+        if (type(value) is int or type(value) is float) and 0 <= value <= MAX_NUMERIC_DATE:
+            dates[name] = {"value": value, "utc": _iso(value), "relative": _relative(value - now)}
+    return dates
+
+
+def _keys(verifier: Verifier | None, key: object) -> dict[str, Any]:
+    """Return where the verifier's keys come from (its key source's status) and the key that verified, if any."""
+    if verifier is None:
+        return {"state": "unknown", "key": None}
+    status = {name: value for name, value in verifier.status().items() if name not in ("issuer", "verified_cache")}
+    used = None
+    if isinstance(key, PublicKey):
+        used = {"kid": key.kid, "kty": key.kty, "alg": key.alg, "size": _key_size(key), "described": _key_words(key)}
+    return {**status, "key": used}
+
+
+def _relative(seconds: float) -> str:
+    """Return a time difference in words: "in 5 min", "3 h ago", "now"."""
+    amount = abs(seconds)
+    if amount < 1:
+        return "now"
+    count, unit = next((amount // size, unit) for size, unit in _UNITS if amount >= size)
+    return f"in {count:.0f} {unit}" if seconds > 0 else f"{count:.0f} {unit} ago"
+
+
+_UNITS = ((86400, "d"), (3600, "h"), (60, "min"), (1, "s"))  # seconds in each unit _relative speaks of
+
+
+# ---------------------------------------------------------------------------
+# 13. Command line: zjwt verify | explain TOKEN --issuer ISS, inspect TOKEN, keys --issuer ISS.
 # The same verifier from a shell (installed as the zjwt command; python -m zjwt
 # and python zjwt.py run it too): exit 0 on success, 1 for a rejection or no
 # usable key, 2 for bad input, with one line on stderr saying why and what next.
@@ -3206,7 +3572,12 @@ _NEXT_STEPS = {
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (0 done, 1 refused or no usable key, 2 bad input)."""
     args = _arguments(argv)
-    commands = {"verify": _verify_command, "inspect": _inspect_command, "keys": _keys_command}
+    commands = {
+        "verify": _verify_command,
+        "explain": _explain_command,
+        "inspect": _inspect_command,
+        "keys": _keys_command,
+    }
     quiet, logger.disabled = logger.disabled, True  # every failure is told below, once, in one line
     try:
         return commands[args.command](args)
@@ -3241,18 +3612,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--version", action="version", version=f"zjwt {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    verify = _parser(commands, "verify", "verify a token and print its claims as JSON")
-    verify.add_argument("token", help="the token, or - to read it from standard input (out of your shell history)")
-    verify.add_argument("--issuer", required=True, help="the 'iss' the token must carry")
-    verify.add_argument("--audience", action="append", help="an 'aud' to accept; repeat the flag for several")
-    verify.add_argument(
-        "--algorithm", action="append", choices=list(ALGORITHMS), help="an alg to allow (default RS256); repeatable"
+    _verifier_options(_parser(commands, "verify", "verify a token and print its claims as JSON"))
+    explain = _parser(commands, "explain", "verify a token and show every check it passes or fails, and why")
+    _verifier_options(explain)
+    explain.add_argument(
+        "--why", action="store_true", help="give each step's reason and RFC, not only the failed one's"
     )
-    verify.add_argument("--leeway", type=float, default=0, help="seconds of clock skew to tolerate (default 0)")
-    verify.add_argument("--allow-http", action="store_true", help="let a development issuer use plain http://")
-    keys = verify.add_mutually_exclusive_group()
-    keys.add_argument("--jwks-uri", help="where to fetch the keys (default: found from --issuer by OIDC discovery)")
-    keys.add_argument("--jwks-file", help="a JWKS file, or a PEM public key or certificate, holding the key")
     inspect = _parser(commands, "inspect", "print a token's header and claims WITHOUT verifying them")
     inspect.add_argument("token", help="the token, or - to read it from standard input")
     listing = _parser(commands, "keys", "say where an issuer's keys are and which of them zjwt can use")
@@ -3272,6 +3637,21 @@ def _parser(commands: Any, name: str, description: str) -> argparse.ArgumentPars
         return argparse.ArgumentParser(prog=name, **options)
     parser: argparse.ArgumentParser = commands.add_parser(name, help=description, **options)
     return parser
+
+
+def _verifier_options(parser: argparse.ArgumentParser) -> None:
+    """Add the token and the options of the Verifier that checks it: verify's and explain's."""
+    parser.add_argument("token", help="the token, or - to read it from standard input (out of your shell history)")
+    parser.add_argument("--issuer", required=True, help="the 'iss' the token must carry")
+    parser.add_argument("--audience", action="append", help="an 'aud' to accept; repeat the flag for several")
+    parser.add_argument(
+        "--algorithm", action="append", choices=list(ALGORITHMS), help="an alg to allow (default RS256); repeatable"
+    )
+    parser.add_argument("--leeway", type=float, default=0, help="seconds of clock skew to tolerate (default 0)")
+    parser.add_argument("--allow-http", action="store_true", help="let a development issuer use plain http://")
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument("--jwks-uri", help="where to fetch the keys (default: found from --issuer by OIDC discovery)")
+    keys.add_argument("--jwks-file", help="a JWKS file, or a PEM public key or certificate, holding the key")
 
 
 def _say(line: str) -> None:
@@ -3337,7 +3717,13 @@ def _key_file(path: str, kid: object) -> dict[str, Any]:
 def _verify_command(args: argparse.Namespace) -> int:
     """Print the claims of a token that verifies; rejections raise."""
     token = _token_argument(args.token)
-    verifier = Verifier(
+    print(json.dumps(_verifier(args, token).verify(token), indent=2))
+    return 0
+
+
+def _verifier(args: argparse.Namespace, token: str) -> Verifier:
+    """Return the Verifier the command line describes, with no cache: it checks one token."""
+    return Verifier(
         args.issuer,
         audience=args.audience,
         algorithms=tuple(args.algorithm or ("RS256",)),
@@ -3348,8 +3734,49 @@ def _verify_command(args: argparse.Namespace) -> int:
         allow_http=args.allow_http,
         cache_size=0,
     )
-    print(json.dumps(verifier.verify(token), indent=2))
-    return 0
+
+
+def _explain_command(args: argparse.Namespace) -> int:
+    """Print every step of the token's verification as a table; return 0 if it verifies, 1 if not."""
+    token = _token_argument(args.token)
+    report = _verifier(args, token).explain(token)
+    marks = _MARKS if _can_print("".join(_MARKS.values())) else _ASCII_MARKS
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")  # https://no-color.org
+    error = report["error"]
+    print("VERIFIED" if error is None else f"REFUSED  {error['kind']}", f"(issuer {_show(report['issuer'], 80)})")
+    for step in report["steps"]:
+        mark, sgr = marks[step["result"]], _COLOURS[step["result"]]
+        line = f"  {mark} {step['name']:<11} {step['detail'] or step['result']}"
+        print(f"\033[{sgr}m{line}\033[0m" if colour else line)
+        if args.why or step["result"] == "failed":
+            print(f"{'':16}why: {step['why']}" + (f" ({step['rfc']})" if step["rfc"] else ""))
+    print("header:", json.dumps(report["header"]))
+    verified = (
+        "verified: the signature matched" if report["claims_verified"] else "UNVERIFIED: not signed by the issuer"
+    )
+    print(f"claims ({verified}):", json.dumps(report["claims"], indent=2))
+    for name, date in report["dates"].items():
+        print(f"{name:>9}  {date['utc']}  ({date['relative']})")
+    keys = report["keys"]
+    print(f"keys: {keys['state']}, {keys.get('usable_keys', 0)} of {keys.get('total_keys', 0)} usable", end="")
+    print(f", from {keys['jwks_uri']} (found by {keys['jwks_uri_from']})" if keys.get("jwks_uri") else "")
+    if keys["key"]:
+        print(f"  checked with {keys['key']['described']}")
+    return 0 if report["verified"] else 1
+
+
+_MARKS = {"passed": "✓", "failed": "✗", "not reached": "·"}
+_ASCII_MARKS = {"passed": "+", "failed": "x", "not reached": "."}  # for terminals that cannot show the marks
+_COLOURS = {"passed": "32", "failed": "31", "not reached": "2"}  # ANSI SGR: green, red, faint
+
+
+def _can_print(text: str) -> bool:
+    """Return True if standard output's encoding can show text (a Windows console or LANG=C may not)."""
+    try:
+        text.encode(sys.stdout.encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 def _inspect_command(args: argparse.Namespace) -> int:
@@ -3358,24 +3785,9 @@ def _inspect_command(args: argparse.Namespace) -> int:
     claims = unverified_claims(token)
     print("UNVERIFIED: the signature and claims have NOT been checked")
     print(json.dumps({"header": unverified_header(token), "claims": claims}, indent=2))
-    now = time.time()
-    for name in ("exp", "nbf", "iat", "auth_time"):
-        value = claims.get(name)
-        if (type(value) is int or type(value) is float) and 0 <= value <= MAX_NUMERIC_DATE:
-            print(f"{name:>9}  {_iso(value)}  ({_relative(value - now)})")
+    for name, date in _dates(claims, time.time()).items():
+        print(f"{name:>9}  {date['utc']}  ({date['relative']})")
     return 0
-
-
-def _relative(seconds: float) -> str:
-    """Return a time difference in words: "in 5 min", "3 h ago", "now"."""
-    amount = abs(seconds)
-    if amount < 1:
-        return "now"
-    count, unit = next((amount // size, unit) for size, unit in _UNITS if amount >= size)
-    return f"in {count:.0f} {unit}" if seconds > 0 else f"{count:.0f} {unit} ago"
-
-
-_UNITS = ((86400, "d"), (3600, "h"), (60, "min"), (1, "s"))  # seconds in each unit _relative speaks of
 
 
 def _keys_command(args: argparse.Namespace) -> int:
