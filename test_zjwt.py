@@ -2970,6 +2970,17 @@ def test_i3_key_rotated_out_rejects_its_tokens_after_the_next_refresh(key, other
     assert verifier.verify(lasting_token(other_key, "k2"))["sub"] == "user-1"
 
 
+def test_stale_keys_serve_the_call_that_starts_their_refresh_even_when_it_finishes_first(key, other_key, jwks_server):
+    """Found by CI on a busy machine: the refresh thread fetched before the call that started it returned."""
+    verifier, source, clock = remote_verifier(jwks_server)
+    verifier.verify(lasting_token(key))
+    jwks_server.document = {"keys": [jwk(other_key, "k2")]}
+    clock.advance(601)
+    source._refresh_in_background = source._fetch  # the slowest case for the caller: the refresh is over at once
+    assert verifier.verify(lasting_token(key))["sub"] == "user-1", "the stale keys this call decided on"
+    assert jwks_server.requests == 2 and source.key_set("k2").kids == {"k2"}
+
+
 CACHE_HEADERS = [  # (the JWKS response's headers, how long its keys stay fresh: zjwt's floor is 60 s, its ceiling 3600)
     ({"Cache-Control": "max-age=120"}, 120),
     ({"Cache-Control": "public, max-age=900, must-revalidate", "Age": "300"}, 600),  # RFC 9111 4.2.3

@@ -1919,14 +1919,14 @@ class RemoteKeySet:
         step = self._take_step(kid, block)
         if step is None:
             return None
-        if step == "refresh in background":
-            self._refresh_in_background()
-        elif step == "fetch":
+        if step == "fetch":
             self._fetch()  # this call's own fetch, the only one: afterwards, the keys or an error
             with self._changed:
                 if not self._usable():
                     raise self._unavailable()
         keys, confirmed_at, lifetime = self._cached
+        if step == "refresh in background":  # started once the stale keys are read: they serve this call, even
+            self._refresh_in_background()  # should the refresh finish first (it may, on a busy machine)
         if keys is not None and self.clock() - confirmed_at >= lifetime:
             self._emit("stale_keys_served", age=round(self.clock() - confirmed_at, 3))
         return keys
