@@ -50,7 +50,7 @@ DEV_TOKEN_SECONDS = 3600  # lifetime of the token printed at start-up
 MAX_DEV_TOKEN_SECONDS = 24 * 3600  # longest (and most negative, to see expiry) POST /dev/token lifetime
 REQUEST_TIMEOUT_SECONDS = 10  # a request's line, headers and body must arrive within this; idle time counts
 MAX_CONNECTIONS = 100  # connections served at once, one thread each; beyond it a new one gets 503
-MAX_BODY_BYTES = 16 * 1024  # request bodies: POST /explain's token (at most 8 KiB, and room to explain a larger one)
+MAX_BODY_BYTES = 16 * 1024  # request bodies: a token to explain (at most 8 KiB, room for a larger one), a JWK
 LINGER_SECONDS = 1  # after the last reply, how long unread input is drained so closing does not reset the reply
 DEV_ISSUER_PATH = "/dev/issuer"
 DEV_DISCOVERY_PATH = DEV_ISSUER_PATH + "/.well-known/openid-configuration"  # OpenID Connect Discovery 4
@@ -399,8 +399,15 @@ class DemoHandler(BaseHTTPRequestHandler):
             return
         claims = None
         if path not in PUBLIC_PATHS:  # the seed's 'before' hook: authenticate every other path
+            # The URL the client named, for a DPoP proof's htu: this server, as the Host header calls it.
+            url = f"http://{self.headers.get('Host') or self.server.base_url.removeprefix('http://')}{path}"
             try:
-                claims = self.server.verifier.authenticate(self.headers.get_all("Authorization"))
+                claims = self.server.verifier.authenticate(
+                    self.headers.get_all("Authorization"),
+                    dpop=self.headers.get_all("DPoP"),
+                    method=self.command,
+                    url=url,
+                )
             except zjwt.AuthError as error:
                 self.send(*zjwt.error_response(error))
                 return
@@ -501,19 +508,33 @@ class DemoHandler(BaseHTTPRequestHandler):
         return None
 
     def mint_token(self, dev: DevIssuer, body: bytes) -> None:
-        """POST /dev/token {"sub": ..., "expires_in": seconds} -> a new development token."""
+        """POST /dev/token {"sub": ..., "expires_in": seconds, "jwk": a public key} -> a new development token.
+
+        With a jwk, the token is DPoP-bound to that key: its cnf.jkt is the
+        key's thumbprint (RFC 9449 6.1), so it works only with proofs signed by it.
+        """
         try:
             request = zjwt.parse_json(body or b"{}")  # strict, and bounded in depth
         except ValueError:
             request = None
         sub = request.get("sub", "demo-user") if isinstance(request, dict) else None
         expires_in = request.get("expires_in", DEV_TOKEN_SECONDS) if isinstance(request, dict) else None
+        jwk = request.get("jwk") if isinstance(request, dict) else None
         if not (isinstance(sub, str) and type(expires_in) is int and abs(expires_in) <= MAX_DEV_TOKEN_SECONDS):
             message = f'send {{"sub": "<string>", "expires_in": <integer seconds, at most {MAX_DEV_TOKEN_SECONDS}>}}'
             self.send_json(400, {"error": "Bad Request", "message": message})
             return
-        token = dev.mint(sub=sub, expires_in=expires_in)
-        self.send_json(200, {"access_token": token, "token_type": "Bearer", "expires_in": expires_in})
+        claims = {}
+        if jwk is not None:
+            try:
+                zjwt.key_from_jwk(jwk)  # a public key that passes zjwt's key policy, as proofs' keys must
+                claims["cnf"] = {"jkt": zjwt.jwk_thumbprint(jwk)}
+            except ValueError as error:
+                self.send_json(400, {"error": "Bad Request", "message": f"the jwk cannot be used: {error}"})
+                return
+        token = dev.mint(sub=sub, expires_in=expires_in, **claims)
+        token_type = "DPoP" if jwk is not None else "Bearer"  # RFC 9449 5: how the client must present it
+        self.send_json(200, {"access_token": token, "token_type": token_type, "expires_in": expires_in})
 
     def read_body(self) -> bytes | None:
         """Return the request body (b"" when there is none), or answer the error and return None."""
@@ -977,6 +998,7 @@ def banner(server: DemoServer) -> str:
             "",
             f'More tokens:  curl -X POST {url}{DEV_TOKEN_PATH}   (body: {{"sub": "alice", "expires_in": 60}})',
             f"No token:     curl {url}/public",
+            f'Bound (DPoP): POST {url}{DEV_TOKEN_PATH} with {{"jwk": <your public key>}}; see the README',
             f"Explain a token, step by step, in a browser: {url}/",
             f"{serving} (Ctrl-C to stop)",
         ]

@@ -44,9 +44,11 @@ After the path come what is built on it: chapter 10 for people coming from
 PyJWT (PEM keys, reading a token without verifying it), chapter 11 for
 several issuers and multi-tenant ones (Issuers, {tenantid}), chapter 12 for
 explaining a token (Verifier.explain: this path, step by step, for one token
-of yours, with why each rule exists), and chapter 13, the command line.  Each
-chapter opens with what it takes and gives; every check that rejects
-something says, beside it, what it prevents.
+of yours, with why each rule exists), chapter 13 for DPoP (tokens bound to a
+key the client holds, with a proof per request; authenticate calls it when
+given the request), and chapter 14, the command line.  Each chapter opens
+with what it takes and gives; every check that rejects something says,
+beside it, what it prevents.
 
 Words used throughout:
 
@@ -70,10 +72,14 @@ Words used throughout:
                 exactly as wide as the curve, side by side (RFC 7518 3.4).
     discovery   OpenID Connect Discovery: <issuer>/.well-known/openid-configuration
                 names the issuer's jwks_uri.
+    DPoP        Demonstrating Proof of Possession (RFC 9449): a token bound to a
+                client's key, by the key's thumbprint (jkt, RFC 7638) in its cnf
+                claim, and a proof JWT signed with that key for each request.
 
 Standards: RFC 7515 (JWS), 7517 (JWK), 7518 (JWA), 7519 (JWT), 8037 and 8032
 (EdDSA), 8725 (JWT best practices), 8017 (RSA), SEC 1 (ECDSA), 6750 (bearer
-tokens), OpenID Connect Discovery 1.0.
+tokens), 9449 (DPoP), 7638 (JWK thumbprints), 3986 (URIs), OpenID Connect
+Discovery 1.0.
 """
 
 from __future__ import annotations
@@ -88,6 +94,7 @@ import hashlib
 import hmac
 import http
 import http.client
+import inspect
 import ipaddress
 import json
 import logging
@@ -112,7 +119,9 @@ __all__ = [
     "ALGORITHMS",
     "CURVES",
     "DETAILS",
+    "DPOP_ALGORITHMS",
     "ED25519",
+    "STEPS",
     "AuthError",
     "Authenticator",
     "ClaimRules",
@@ -122,6 +131,7 @@ __all__ = [
     "ExpiredToken",
     "HTTPStatusError",
     "InvalidAudience",
+    "InvalidDPoPProof",
     "InvalidIssuer",
     "InvalidRequest",
     "InvalidSignature",
@@ -136,24 +146,33 @@ __all__ = [
     "MissingToken",
     "PublicKey",
     "RemoteKeySet",
+    "ReplayCache",
+    "ReplayStore",
     "Response",
+    "StepText",
     "Tenancy",
     "TokenNotYetValid",
     "UnknownKey",
     "Verifier",
+    "access_token_hash",
     "asgi_middleware",
     "b64url_decode",
     "b64url_encode",
     "bearer_token",
     "cache_lifetime",
     "check_claims",
+    "check_dpop_proof",
+    "check_dpop_request",
+    "check_header",
     "check_https_url",
     "check_key_policy",
     "check_size",
     "check_tenant",
     "check_times",
+    "credentials",
     "default_backend",
     "discover_jwks_uri",
+    "dpop_credentials",
     "ecdsa_verify",
     "ed25519_verify",
     "emsa_pkcs1_v1_5",
@@ -163,7 +182,9 @@ __all__ = [
     "http_get",
     "is_preflight",
     "jwk_from_pem",
+    "jwk_thumbprint",
     "key_from_jwk",
+    "normal_url",
     "parse_json",
     "parse_key_set",
     "proxy_for",
@@ -211,7 +232,7 @@ logger = logging.getLogger("zjwt")
 # wrong, and carries what an HTTP server should answer: the status, the RFC 6750
 # error code and WWW-Authenticate challenge, and Retry-After for a 503.
 #   AuthError > MissingToken, InvalidRequest, KeySetUnavailable, InvalidToken
-#   InvalidToken > MalformedToken, DisallowedAlgorithm, UnknownKey, ...
+#   InvalidToken > MalformedToken, DisallowedAlgorithm, UnknownKey, ..., InvalidDPoPProof
 # ---------------------------------------------------------------------------
 
 
@@ -226,6 +247,8 @@ class AuthError(Exception):
     status = 401  # HTTP status a server should send
     error: str | None = None  # RFC 6750 3.1 error code, or None
     retry_after: int | None = None  # seconds, for the Retry-After header of a 503
+    challenges: tuple[str, ...] = ("Bearer",)  # the schemes to answer with, the one the request used first
+    dpop_algs = ""  # the DPoP challenge's algs: the proof algorithms accepted (RFC 9449 7.1)
 
     def __init__(self, message: str, internal: str | None = None):
         super().__init__(message if internal is None else f"{message} ({internal})")
@@ -233,13 +256,23 @@ class AuthError(Exception):
         self.internal = internal  # for operators only: URLs, hosts, configuration, exception text
 
     def www_authenticate(self, realm: str = DEFAULT_REALM, describe: bool = True) -> str | None:
-        """Return the RFC 6750 3 WWW-Authenticate value for this error (describe=False: no error_description)."""
+        """Return the WWW-Authenticate value for this error (describe=False: no error_description).
+
+        RFC 6750 3's Bearer challenge, and where the verifier takes DPoP, RFC
+        9449 7.1's DPoP challenge with its algs; the error goes with the first,
+        the scheme the request used (RFC 9449 7.2).
+        """
         params = [f'realm="{_header_safe(realm)}"']
         if self.error:
             params.append(f'error="{self.error}"')
             if describe:
                 params.append(f'error_description="{_header_safe(self.message)}"')
-        return "Bearer " + ", ".join(params)
+        challenges = []
+        for scheme in self.challenges:
+            algs = [f'algs="{self.dpop_algs}"'] if scheme == "DPoP" and self.dpop_algs else []
+            challenges.append(f"{scheme} " + ", ".join(params + algs))
+            params = params[:1]
+        return ", ".join(challenges)
 
 
 class MissingToken(AuthError):
@@ -297,6 +330,12 @@ class MissingClaim(InvalidToken):
 
 class InvalidTokenType(InvalidToken):
     """The token's typ is not the type this service accepts (RFC 8725 3.11, RFC 9068 2.1)."""
+
+
+class InvalidDPoPProof(InvalidToken):
+    """The DPoP proof does not show possession of the token's key for this request (RFC 9449 4.3, 7.1)."""
+
+    error = "invalid_dpop_proof"
 
 
 class KeySetUnavailable(AuthError):
@@ -705,7 +744,7 @@ def _read_jwk(jwk: object) -> tuple[str, tuple[Any, ...], str | None, str | None
     if "kid" in jwk and not isinstance(kid, str):
         raise ValueError("kid is not a string")
     if not _PRIVATE_MEMBERS.isdisjoint(jwk):  # anyone can sign with a published private key; never log it
-        raise ValueError("the JWK contains private key members; the issuer has published a private key")
+        raise ValueError("the JWK contains private key members: it was published, and anyone may sign with it")
     return kty, _KEY_READERS[kty](jwk), kid, alg
 
 
@@ -2257,7 +2296,15 @@ def split_token(token: bytes) -> list[bytes]:
 def read_header(
     segment: bytes, algorithms: frozenset[str], typ: str | None = None, step: Step = _unobserved
 ) -> tuple[str, str | None]:
-    """Return (alg, kid) of a JOSE header the verifier accepts (RFC 7515 4.1, RFC 8725 3.1), or raise.
+    """Return (alg, kid) of a JOSE header the verifier accepts (RFC 7515 4.1, RFC 8725 3.1), or raise (check_header)."""
+    header = check_header(segment, algorithms, typ, step)
+    return header["alg"], header.get("kid")
+
+
+def check_header(
+    segment: bytes, algorithms: Collection[str], typ: str | None = None, step: Step = _unobserved
+) -> dict[str, Any]:
+    """Return a JOSE header segment's JSON object, once it passes every check of a header, or raise InvalidToken.
 
     The values read are alg, kid and cty; the members that change how a token
     is read (crit, b64, and JWE's) are refused by their presence alone.  The
@@ -2267,8 +2314,9 @@ def read_header(
     own, which of course verifies the attacker's signature, a URL it names
     (jku, x5u) would make the server fetch from wherever the attacker likes,
     and a thumbprint (x5t) would pick a key by the attacker's choice of name.
-    Keys come only from the issuer's key set, by kid (RFC 8725 3.10).  With
-    typ (say "at+jwt"), the header's typ must name that type (see typ_matches).
+    Keys come only from the issuer's key set, by kid (RFC 8725 3.10); the
+    one exception is a DPoP proof's jwk (chapter 13).  With typ (say
+    "at+jwt"), the header's typ must name that type (see typ_matches).
     """
     step("header")
     header = _json_object(_decode_segment(segment, "header"), "header")
@@ -2297,7 +2345,7 @@ def read_header(
         step("typ")
     if typ is not None and not typ_matches(header.get("typ"), typ):
         raise InvalidTokenType(f"the token's typ is {_show(header.get('typ'))}, and this service accepts {typ!r} only")
-    return alg, kid
+    return header
 
 
 def typ_matches(value: object, typ: str) -> bool:
@@ -2342,6 +2390,9 @@ class Verifier:
         max_age: float | None = None,
         required_claims: tuple[str, ...] = ("exp",),
         tenants: Collection[str] | None = None,
+        dpop: str = "allowed",
+        dpop_algorithms: tuple[str, ...] | None = None,
+        replay_cache: ReplayStore | None = None,
         backend: str | None = None,
         clock: Callable[[], float] = time.time,
         cache_size: int = VERIFIED_CACHE_SIZE,
@@ -2359,6 +2410,12 @@ class Verifier:
         self.algorithms = _algorithm_set(algorithms)
         self.typ = _typ(typ)
         self.backend = _backend(backend)
+        if dpop not in DPOP_MODES:
+            raise ValueError(f"dpop must be one of {DPOP_MODES}")
+        if replay_cache is not None and not callable(getattr(replay_cache, "add", None)):
+            raise ValueError("replay_cache must have an add(jti, expires_at) method, as ReplayCache does")
+        self.dpop, self.dpop_algorithms = dpop, _algorithm_set(dpop_algorithms or DPOP_ALGORITHMS)
+        self.replay_cache: ReplayStore = replay_cache if replay_cache is not None else ReplayCache(clock=clock)
         remote = {"proxy": proxy, "allow_http": allow_http, "on_event": on_event}
         self.key_source = _key_source(issuer, jwks_uri, jwks, key_source, remote)
         self.cache_hits = self.cache_misses = 0  # verified-token cache, counted without a lock: a few may be lost
@@ -2396,17 +2453,61 @@ class Verifier:
                 ) from None
         return self._verify(token, lambda kid: keys)
 
-    def authenticate(self, authorization: str | bytes | Sequence[str] | None) -> dict[str, Any]:
-        """Return the claims of the bearer token in an Authorization header, or raise AuthError.
+    def authenticate(
+        self,
+        authorization: str | bytes | Sequence[str] | None,
+        *,
+        dpop: str | bytes | Sequence[str] | None = None,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> dict[str, Any]:
+        """Return the claims of the token in an Authorization header, or raise AuthError.
 
         authorization is the header's value, or the list of every value the
         request carried (more than one is refused, as RFC 6750 3.1 asks).
+        Given the request's method and URL, as the middlewares give them, a
+        DPoP-bound token is taken too: 'Authorization: DPoP <token>' with its
+        proof, dpop, the DPoP header's value or values (chapter 13).  A token
+        bound to a key is never accepted as a bearer token.
         """
-        return self.verify(bearer_token(authorization))
+        if method is None or url is None:  # no request to check a proof against: bearer tokens only
+            return _as_bearer(self.verify(bearer_token(authorization)), self)
+        scheme = None
+        try:
+            scheme, token, proof = dpop_credentials(authorization, dpop, self.dpop == "required")
+            claims = self.verify(token)
+            jti, until = check_dpop_request(claims, token, proof, method, url, self)
+            if jti is not None and not _spent_now(self.replay_cache.add(jti, until)):
+                raise _replayed()
+        except AuthError as error:
+            _challenge(error, scheme, self)
+            raise
+        return claims
 
-    async def authenticate_async(self, authorization: str | bytes | Sequence[str] | None) -> dict[str, Any]:
+    async def authenticate_async(
+        self,
+        authorization: str | bytes | Sequence[str] | None,
+        *,
+        dpop: str | bytes | Sequence[str] | None = None,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> dict[str, Any]:
         """Return what authenticate returns, without blocking the event loop (see verify_async)."""
-        return await self.verify_async(bearer_token(authorization))
+        if method is None or url is None:
+            return _as_bearer(await self.verify_async(bearer_token(authorization)), self)
+        scheme = None
+        try:
+            scheme, token, proof = dpop_credentials(authorization, dpop, self.dpop == "required")
+            claims = await self.verify_async(token)
+            jti, until = check_dpop_request(claims, token, proof, method, url, self)
+            if jti is not None:
+                spent: Any = self.replay_cache.add(jti, until)
+                if not (await spent if inspect.isawaitable(spent) else spent):  # a shared store may answer async
+                    raise _replayed()
+        except AuthError as error:
+            _challenge(error, scheme, self)
+            raise
+        return claims
 
     def explain(self, token: str | bytes) -> dict[str, Any]:
         """Return the report of every check the token goes through: passed, failed or not reached (chapter 12).
@@ -2655,6 +2756,17 @@ def bearer_token(authorization: str | bytes | Sequence[str] | None) -> str:
 
     authorization may also be the list of every Authorization value a request carried.
     """
+    return credentials(authorization)[1]
+
+
+def credentials(
+    authorization: str | bytes | Sequence[str] | None, schemes: tuple[str, ...] = ("Bearer",)
+) -> tuple[str, str]:
+    """Return (scheme, token) of an Authorization value in one of schemes, or raise MissingToken or InvalidRequest.
+
+    RFC 6750 2.1 for Bearer, RFC 9449 7.1 for DPoP: "<scheme> <token>".
+    """
+    wanted = " or ".join(f"'Authorization: {scheme} <token>'" for scheme in schemes)
     if isinstance(authorization, (list, tuple)):
         # Proxies and frameworks disagree on which of two headers counts: the one verified need not be the one
         # the application reads.  RFC 6750 3.1: invalid_request.
@@ -2662,27 +2774,42 @@ def bearer_token(authorization: str | bytes | Sequence[str] | None) -> str:
             raise InvalidRequest("the request has several Authorization headers")
         authorization = authorization[0] if authorization else None
     if not authorization:
-        raise MissingToken("no bearer token: send 'Authorization: Bearer <token>'")
+        raise MissingToken(f"no token: send {wanted}")
     if isinstance(authorization, bytes):
         authorization = authorization.decode("latin-1")
     if not isinstance(authorization, str):
         raise InvalidRequest("the Authorization header is not text")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer":  # RFC 7235 2.1: schemes are case-insensitive
-        raise MissingToken(f"the Authorization header uses the {_show(scheme, 20)} scheme; a bearer token is needed")
+    given, _, token = authorization.partition(" ")
+    scheme = next((scheme for scheme in schemes if scheme.lower() == given.lower()), None)  # RFC 9110 11.1
+    if scheme is None:
+        raise MissingToken(f"the Authorization header uses the {_show(given, 20)} scheme: send {wanted}")
     token = token.lstrip(" ")  # RFC 6750 2.1: "Bearer" 1*SP b64token
     if not token:
-        raise InvalidRequest("the Authorization header says 'Bearer' but carries no token")
-    return token
+        raise InvalidRequest(f"the Authorization header says {scheme!r} but carries no token")
+    return scheme, token
 
 
 class Authenticator(Protocol):
     """What the middlewares take: a Verifier, an Issuers, or anything that authenticates a request the same way."""
 
-    def authenticate(self, authorization: str | bytes | Sequence[str] | None) -> dict[str, Any]:
-        """Return the claims of the bearer token in an Authorization header, or raise AuthError."""
+    def authenticate(
+        self,
+        authorization: str | bytes | Sequence[str] | None,
+        *,
+        dpop: str | bytes | Sequence[str] | None = None,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> dict[str, Any]:
+        """Return the claims of the token in an Authorization header (and DPoP proof), or raise AuthError."""
 
-    async def authenticate_async(self, authorization: str | bytes | Sequence[str] | None) -> dict[str, Any]:
+    async def authenticate_async(
+        self,
+        authorization: str | bytes | Sequence[str] | None,
+        *,
+        dpop: str | bytes | Sequence[str] | None = None,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> dict[str, Any]:
         """Return what authenticate returns, without blocking the event loop."""
 
 
@@ -2770,6 +2897,7 @@ def wsgi_middleware(
     *,
     preflight: bool = False,
     detail: str = "message",
+    public_origin: str | None = None,
 ) -> WSGIApp:
     """Return a WSGI app that requires a valid bearer token except on public_paths (see public_rule).
 
@@ -2783,15 +2911,25 @@ def wsgi_middleware(
     runs in full).  Turn it on when a CORS layer inside app answers
     preflights, as flask-cors does; better still, put the CORS layer outside
     this middleware, where preflights never reach it (see the README).
+
+    DPoP-bound tokens (chapter 13) are checked against the URL the client
+    asked for: public_origin ("https://api.example.com") where a proxy in
+    front changes scheme, host or port, else the request's scheme and Host.
     """
     is_public = public_rule(public_paths)
     error_response(AuthError(""), realm, detail)  # a bad realm or detail is refused now, not at the first refusal
+    origin = _origin(public_origin)
 
     def protected_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO") or "/"
         if not is_public(method, path) and not (preflight and _wsgi_preflight(environ)):
             try:
-                environ["zjwt.claims"] = verifier.authenticate(environ.get("HTTP_AUTHORIZATION"))
+                environ["zjwt.claims"] = verifier.authenticate(
+                    environ.get("HTTP_AUTHORIZATION"),
+                    dpop=environ.get("HTTP_DPOP"),
+                    method=method,
+                    url=_wsgi_url(environ, origin),
+                )
             except AuthError as error:
                 logger.debug("%s %s refused: %s", method, _printable(path), error)
                 status, headers, body = error_response(error, realm, detail)
@@ -2810,20 +2948,22 @@ def asgi_middleware(
     *,
     preflight: bool = False,
     detail: str = "message",
+    public_origin: str | None = None,
 ) -> ASGIApp:
     """Return an ASGI 3 app that requires a valid bearer token except on public_paths (see public_rule).
 
     HTTP and WebSocket requests are authenticated before app sees them, without
     blocking the event loop: the claims go in ``scope["zjwt.claims"]``, and a
     failure is answered here (HTTP: error_response; a WebSocket is refused
-    before it is accepted) and logged at DEBUG.  preflight and detail are as
-    for wsgi_middleware.  Lifespan events pass through.  Any other scope type,
-    which a later ASGI version or a server extension might add, is refused
-    with ValueError (the ASGI spec's answer to a scope an app does not
-    understand): what zjwt cannot authenticate never reaches app.
+    before it is accepted) and logged at DEBUG.  preflight, detail and
+    public_origin are as for wsgi_middleware.  Lifespan events pass through.
+    Any other scope type, which a later ASGI version or a server extension
+    might add, is refused with ValueError (the ASGI spec's answer to a scope
+    an app does not understand): what zjwt cannot authenticate never reaches app.
     """
     is_public = public_rule(public_paths)
     error_response(AuthError(""), realm, detail)  # a bad realm or detail is refused now, not at the first refusal
+    origin = _origin(public_origin)
 
     async def protected_app(scope: MutableMapping[str, Any], receive: ASGIReceive, send: ASGISend) -> None:
         if scope["type"] == "lifespan":
@@ -2836,8 +2976,10 @@ def asgi_middleware(
         if is_public(method, path) or (preflight and _asgi_preflight(scope)):
             return await app(scope, receive, send)
         authorization = [value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization"]
+        dpop = [value.decode("latin-1") for name, value in scope["headers"] if name == b"dpop"]
         try:
-            claims = await verifier.authenticate_async(authorization)
+            url = _asgi_url(scope, origin)
+            claims = await verifier.authenticate_async(authorization, dpop=dpop, method=method, url=url)
         except AuthError as error:
             logger.debug("%s %s refused: %s", method, _printable(path), error)
             refuse = _refuse_http if scope["type"] == "http" else _refuse_websocket
@@ -2845,6 +2987,43 @@ def asgi_middleware(
         return await app({**scope, "zjwt.claims": claims}, receive, send)
 
     return protected_app
+
+
+def _origin(public_origin: str | None) -> str | None:
+    """Return a public origin, "https://host[:port]", without a final slash, or raise ValueError for anything else."""
+    if public_origin is None:
+        return None
+    url = normal_url(public_origin)
+    if url is None or not url.endswith("/") or url.count("/") != 3 or "?" in public_origin or "#" in public_origin:
+        raise ValueError(
+            "public_origin must be the scheme, host and port clients use, such as 'https://api.example.com'"
+        )
+    return url[:-1]
+
+
+def _wsgi_url(environ: dict[str, Any], origin: str | None) -> str:
+    """Return the URL a WSGI request was made to, as its client named it: the origin, and the path as sent."""
+    if origin is None:
+        host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
+        origin = f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+    target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""  # gunicorn, uWSGI: the target as sent
+    if not target.startswith("/"):  # PEP 3333 decodes the path; quoted again, it is spelled as a client would
+        target = urllib.parse.quote((environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1"))
+    return origin + target.partition("?")[0]
+
+
+def _asgi_url(scope: MutableMapping[str, Any], origin: str | None) -> str:
+    """Return the URL an ASGI request was made to, as its client named it: the origin, and the path as sent."""
+    if origin is None:
+        host = next((value.decode("latin-1") for name, value in scope["headers"] if name == b"host"), None)
+        if host is None:
+            server_host, server_port = scope.get("server") or ("", "")
+            host = f"{server_host}:{server_port}"
+        scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "http"), scope.get("scheme", "http"))
+        origin = f"{scheme}://{host}"
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else urllib.parse.quote(scope.get("root_path", "") + scope["path"])
+    return origin + path.partition("?")[0]
 
 
 def _wsgi_preflight(environ: dict[str, Any]) -> bool:
@@ -3202,13 +3381,29 @@ class Issuers:
         """Return what verify returns, without blocking the event loop (see Verifier.verify_async)."""
         return await self.choose(token).verify_async(token)
 
-    def authenticate(self, authorization: str | bytes | Sequence[str] | None) -> dict[str, Any]:
-        """Return the claims of the bearer token in an Authorization header, or raise AuthError."""
-        return self.verify(bearer_token(authorization))
+    def authenticate(
+        self,
+        authorization: str | bytes | Sequence[str] | None,
+        *,
+        dpop: str | bytes | Sequence[str] | None = None,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> dict[str, Any]:
+        """Return what the chosen verifier's authenticate returns (Verifier.authenticate), or raise AuthError."""
+        verifier = self._chosen(authorization)
+        return verifier.authenticate(authorization, dpop=dpop, method=method, url=url)
 
-    async def authenticate_async(self, authorization: str | bytes | Sequence[str] | None) -> dict[str, Any]:
+    async def authenticate_async(
+        self,
+        authorization: str | bytes | Sequence[str] | None,
+        *,
+        dpop: str | bytes | Sequence[str] | None = None,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> dict[str, Any]:
         """Return what authenticate returns, without blocking the event loop."""
-        return await self.verify_async(bearer_token(authorization))
+        verifier = self._chosen(authorization)
+        return await verifier.authenticate_async(authorization, dpop=dpop, method=method, url=url)
 
     def explain(self, token: str | bytes) -> dict[str, Any]:
         """Return Verifier.explain's report, with first the step that chose the verifier (chapter 12)."""
@@ -3219,6 +3414,14 @@ class Issuers:
         each = {verifier.issuer: verifier.status() for verifier in self.verifiers}
         worst = max((status["state"] for status in each.values()), key=_STATES.index)
         return {"state": worst, "issuers": each}
+
+    def _chosen(self, authorization: str | bytes | Sequence[str] | None) -> Verifier:
+        """Return the verifier for the token in an Authorization header; the first when it holds none (it refuses)."""
+        try:
+            token = credentials(authorization, ("Bearer", "DPoP"))[1]
+        except AuthError:
+            return self.verifiers[0]
+        return self.choose(token)
 
     def choose(self, token: str | bytes) -> Verifier:
         """Return the verifier of the issuer a token names, or raise MalformedToken or InvalidIssuer: no fetch.
@@ -3544,7 +3747,309 @@ _UNITS = ((86400, "d"), (3600, "h"), (60, "min"), (1, "s"))  # seconds in each u
 
 
 # ---------------------------------------------------------------------------
-# 13. Command line: zjwt verify | explain TOKEN --issuer ISS, inspect TOKEN, keys --issuer ISS.
+# 13. DPoP: tokens bound to the client's key (RFC 9449).  A request in (its
+# Authorization: DPoP token, its DPoP proof, its method and URL), the token's
+# claims out, or the error that says why not.  A bearer token works for
+# whoever holds it; a DPoP-bound one names, in cnf.jkt, the thumbprint of a
+# key the client holds, and each request carries a fresh proof, a small JWT
+# signed with that key for this method, this URL and this token.  The proof is
+# read by the same parts as tokens (chapters 2 to 4); Verifier.authenticate
+# calls check_dpop_request when it is given the request.
+# ---------------------------------------------------------------------------
+
+DPOP_ALGORITHMS = tuple(ALGORITHMS)  # every asymmetric algorithm zjwt verifies: never none, never HS* (RFC 9449 4.3)
+# A proof is made for one request, just before it is sent: a minute covers a slow link, and is how long each jti
+# must be remembered to refuse its replay (RFC 9449 4.3 step 11, 11.1).  Clients' clocks run a little ahead.
+DPOP_PROOF_SECONDS = 60  # seconds after its iat a proof is accepted
+DPOP_CLOCK_SKEW_SECONDS = 10  # seconds its iat may lie in the future
+DPOP_REPLAY_CACHE_SIZE = 100_000  # jtis remembered at once per process: 1,600 proofs a second through the window
+MAX_JTI_CHARS = 128  # characters; a jti is a random id (RFC 9449 11.1: 96 bits suffice), a long one only costs memory
+DPOP_MODES = ("allowed", "required")  # Verifier(dpop=...): DPoP-bound and bearer tokens, or DPoP-bound only
+# RFC 7638 3.2: the members a thumbprint hashes, for each key type (RFC 8037 2 adds OKP's).
+_THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")  # RFC 3986 2.3
+
+
+def jwk_thumbprint(jwk: dict[str, Any]) -> str:
+    """Return the RFC 7638 SHA-256 thumbprint of a public JWK, base64url, or raise ValueError.
+
+    The required members only, in lexicographic order, as JSON without
+    whitespace: one key, one thumbprint, whatever else its JWK says (kid,
+    alg, use).  It is what a DPoP-bound token's cnf.jkt names (RFC 9449 6.1).
+    """
+    kty = jwk.get("kty") if isinstance(jwk, dict) else None
+    members = _THUMBPRINT_MEMBERS.get(kty) if isinstance(kty, str) else None
+    if members is None:
+        raise ValueError("a thumbprint needs a JWK object of kty RSA, EC or OKP")
+    if not all(isinstance(jwk.get(name), str) for name in members):
+        raise ValueError(f"a {jwk['kty']} JWK's thumbprint needs the string members {', '.join(members)}")
+    canonical = json.dumps({name: jwk[name] for name in members}, separators=(",", ":"), ensure_ascii=False)
+    return b64url_encode(hashlib.sha256(canonical.encode()).digest())
+
+
+def access_token_hash(token: str) -> str:
+    """Return the ath of a proof made for token: base64url of SHA-256 of its ASCII (RFC 9449 4.2)."""
+    return b64url_encode(hashlib.sha256(token.encode("ascii")).digest())
+
+
+def check_dpop_request(
+    claims: dict[str, Any], token: str, proof: str | None, method: str, url: str, verifier: Verifier
+) -> tuple[str | None, float]:
+    """Return (jti, until) of the proof that binds a verified token to this request; (None, 0) for a bearer token.
+
+    proof is None when the token came as Bearer.  Raise InvalidToken when the
+    token's binding does not fit how it came (RFC 9449 7.1, 7.2), or
+    InvalidDPoPProof when the proof is not one for this request, this token
+    and the key the token names.  The caller spends the jti (ReplayStore).
+    """
+    if proof is None:
+        _as_bearer(claims, verifier)
+        return None, 0.0
+    jkt = _confirmation(claims)
+    if jkt is None:  # RFC 9449 7.1: the DPoP scheme is for bound tokens; a proof for a bearer token proves nothing
+        raise InvalidToken("the token is not bound to a key (no cnf.jkt): send it as 'Authorization: Bearer'")
+    proof_jkt, jti, iat = check_dpop_proof(
+        proof, method, url, token, verifier.clock(), verifier.dpop_algorithms, verifier.backend
+    )
+    if proof_jkt != jkt:  # RFC 9449 6.1, 7.1: the proof must be signed by the very key the issuer bound the token to
+        raise InvalidToken("the DPoP proof is signed by another key than the one the token is bound to (cnf.jkt)")
+    return jti, iat + DPOP_PROOF_SECONDS
+
+
+def _as_bearer(claims: dict[str, Any], verifier: Verifier) -> dict[str, Any]:
+    """Return the claims of a token presented as Bearer, or raise InvalidToken when it is bound to a key."""
+    if verifier.dpop == "required":
+        raise InvalidToken("this service accepts DPoP-bound tokens only: send 'Authorization: DPoP' with a proof")
+    if _confirmation(claims) is not None:  # RFC 9449 7.2: a stolen DPoP-bound token must not work as a bearer token
+        raise InvalidToken("the token is bound to a key (cnf.jkt): send it as 'Authorization: DPoP' with a proof")
+    return claims
+
+
+def dpop_credentials(
+    authorization: str | bytes | Sequence[str] | None, dpop: str | bytes | Sequence[str] | None, required: bool = False
+) -> tuple[str, str, str | None]:
+    """Return (scheme, token, proof): ("Bearer", token, None), or ("DPoP", token, its one proof); or raise AuthError."""
+    scheme, token = credentials(authorization, ("DPoP",) if required else ("Bearer", "DPoP"))
+    if scheme == "Bearer":  # a DPoP header beside a bearer token proves nothing: it is not read
+        return scheme, token, None
+    proofs = [dpop] if isinstance(dpop, (str, bytes)) else list(dpop or ())
+    proofs = [p.decode("latin-1") if isinstance(p, bytes) else p for p in proofs]
+    # RFC 9449 4.3 step 1: exactly one DPoP header.  With two, the proof checked need not be the one another layer
+    # reads; a WSGI server joins two headers into one value with a comma, which no proof contains.
+    if len(proofs) != 1 or not isinstance(proofs[0], str) or not proofs[0] or "," in proofs[0]:
+        raise InvalidDPoPProof(f"send exactly one DPoP header with the proof (this request has {len(proofs)})")
+    return scheme, token, proofs[0]
+
+
+def _spent_now(added: object) -> bool:
+    """Return what a synchronous ReplayStore.add returned; an awaitable one is a store for authenticate_async."""
+    if inspect.isawaitable(added):  # a coroutine is true: taken as True, it would accept every replay
+        getattr(added, "close", lambda: None)()
+        raise TypeError("replay_cache.add returned an awaitable: call authenticate_async, or give a synchronous store")
+    return bool(added)
+
+
+def _replayed() -> InvalidDPoPProof:
+    """Return the error for a proof whose jti was spent: a replay, or one no store could remember (RFC 9449 11.1)."""
+    return InvalidDPoPProof("the DPoP proof was used before: make a new proof for each request")
+
+
+def _challenge(error: AuthError, scheme: str | None, verifier: Verifier) -> None:
+    """Make error answer with the challenges of a verifier that takes DPoP: the scheme the request used first."""
+    if scheme == "DPoP" or isinstance(error, InvalidDPoPProof) or verifier.dpop == "required":
+        error.challenges = ("DPoP",)
+    else:
+        error.challenges = ("Bearer", "DPoP")
+    error.dpop_algs = " ".join(sorted(verifier.dpop_algorithms))
+
+
+def _confirmation(claims: dict[str, Any]) -> str | None:
+    """Return the key thumbprint a token is bound to (cnf.jkt), None for an unbound token; raise for another binding."""
+    if "cnf" not in claims:
+        return None
+    cnf = claims["cnf"]
+    # RFC 7800 3.1: cnf says how the presenter proves it may use the token.  Any other method (an mTLS
+    # certificate's x5t#S256, RFC 8705 3.1) is one zjwt cannot check, so such a token is refused, not taken
+    # as a bearer token: accepting it would drop the very check its issuer asked for.
+    if not (isinstance(cnf, dict) and set(cnf) == {"jkt"} and isinstance(cnf["jkt"], str)):
+        raise InvalidToken("the token is bound (cnf) by a method zjwt does not check; only cnf.jkt (DPoP) is")
+    jkt: str = cnf["jkt"]
+    return jkt
+
+
+def check_dpop_proof(
+    proof: str,
+    method: str,
+    url: str,
+    access_token: str | None,
+    now: float,
+    algorithms: Collection[str] = DPOP_ALGORITHMS,
+    backend: str | None = None,
+) -> tuple[str, str, float]:
+    """Return (the thumbprint of its key, jti, iat) of a DPoP proof valid for this request (RFC 9449 4.3).
+
+    Raise InvalidDPoPProof saying which rule it breaks.  access_token is the
+    token the proof is presented with (its ath must match), or None where
+    there is none (an authorization server's token request).
+    """
+    try:
+        check_size(proof)
+        data = _ascii(proof)
+        header_b64, payload_b64, signature_b64 = split_token(data)  # step 2: a JWS, as strictly parsed as tokens
+        alg, key, thumbprint = _proof_key(header_b64, frozenset(algorithms))
+        signature = _decode_segment(signature_b64, "signature")
+        claims = _json_object(_decode_segment(payload_b64, "payload"), "payload")
+    except InvalidDPoPProof:
+        raise
+    except InvalidToken as error:
+        raise InvalidDPoPProof(f"the DPoP proof: {error.message}") from None
+    if not verify_signature(alg, key, data[: len(header_b64) + len(payload_b64) + 1], signature, backend):
+        raise InvalidDPoPProof(
+            f"the DPoP proof's signature does not match its jwk ({alg}, {_key_kind(key.kty, key.public)})"
+        )
+    jti, iat = _proof_claims(claims, method, url, now)
+    if access_token is not None and claims.get("ath") != access_token_hash(access_token):  # RFC 9449 4.3 step 12
+        raise InvalidDPoPProof("the DPoP proof's ath is not the hash of this access token: make one for this token")
+    return thumbprint, jti, iat
+
+
+@functools.lru_cache(maxsize=1024)  # a client sends one header with all its proofs; failures are not cached
+def _proof_key(header_b64: bytes, algorithms: frozenset[str]) -> tuple[str, PublicKey, str]:
+    """Return (alg, key, thumbprint) of a proof's header, or raise InvalidToken (InvalidDPoPProof for its jwk)."""
+    # Steps 4 and 5: typ dpop+jwt (so no other JWT passes for a proof), alg on the DPoP allow-list; crit refused.
+    header = check_header(header_b64, algorithms, "dpop+jwt")
+    # Steps 6 and 7: the one place zjwt uses a key from a header, and it is safe here.  The proof shows only that
+    # the client holds the private half of this key; what makes it count is that the token, whose own key comes
+    # from the issuer alone (chapter 8), names this key's thumbprint in cnf.jkt (check_dpop_request).
+    jwk = header.get("jwk")
+    if not isinstance(jwk, dict):
+        raise InvalidDPoPProof("the DPoP proof has no 'jwk' header: the public key it is signed with")
+    if not _PRIVATE_MEMBERS.isdisjoint(jwk):  # a private key sent in the clear is a key anyone may now sign with
+        raise InvalidDPoPProof("the DPoP proof's jwk holds private key members: send the public key only")
+    try:
+        return header["alg"], key_from_jwk(jwk), jwk_thumbprint(jwk)  # the key policy of every key applies
+    except ValueError as error:
+        raise InvalidDPoPProof(f"the DPoP proof's jwk cannot be used: {error}") from None
+
+
+def _proof_claims(claims: dict[str, Any], method: str, url: str, now: float) -> tuple[str, float]:
+    """Return (jti, iat) of a proof's claims made for this method and URL, now; raise InvalidDPoPProof otherwise."""
+    jti, htm, htu, iat = (claims.get(name) for name in ("jti", "htm", "htu", "iat"))
+    if not (isinstance(jti, str) and 0 < len(jti) <= MAX_JTI_CHARS):  # step 3: what the replay cache remembers
+        raise InvalidDPoPProof(f"the DPoP proof needs a 'jti' string of at most {MAX_JTI_CHARS} characters")
+    # Step 8: RFC 9110 9.1, methods are case-sensitive.  A proof for GET must not authorise a DELETE.
+    if htm != method:
+        raise InvalidDPoPProof(f"the DPoP proof is for the method {_show(htm)}, and this request is {_show(method)}")
+    # Step 9: the URL it was made for, query and fragment aside, compared after RFC 3986 6.2.2 and 6.2.3
+    # normalisation (case, percent-encoding, dot segments, default port), which both sides may spell differently.
+    wanted = normal_url(url)
+    if not isinstance(htu, str) or wanted is None or normal_url(htu) != wanted:
+        raise InvalidDPoPProof(f"the DPoP proof is for the URL {_show(htu, 80)}, not for this request's")
+    if (type(iat) is not int and type(iat) is not float) or not 0 <= iat <= MAX_NUMERIC_DATE:
+        raise InvalidDPoPProof("the DPoP proof's 'iat' must be a NumericDate")
+    if not now - DPOP_PROOF_SECONDS <= iat <= now + DPOP_CLOCK_SKEW_SECONDS:  # step 11: fresh, made for now
+        raise InvalidDPoPProof(f"the DPoP proof was made at {_iso(iat)}: proofs are accepted {DPOP_PROOF_SECONDS} s")
+    return jti, iat
+
+
+def normal_url(url: str) -> str | None:
+    """Return url as an htu compares (RFC 9449 4.3 step 9), or None for anything but an absolute http(s) URL.
+
+    Query and fragment dropped; scheme and host in lower case, the default
+    port dropped, an empty path made "/" (RFC 3986 6.2.3); percent-escapes in
+    upper case and unreserved characters decoded, dot segments removed (6.2.2).
+    """
+    if not (url.isascii() and url.isprintable()) or " " in url:  # urlsplit would quietly drop some of those
+        return None
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:  # a port that is not a number, a bracket that does not close
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in ("http", "https") or not host or "@" in parts.netloc:  # userinfo has no place in an htu
+        return None
+    host = f"[{host}]" if ":" in host else host
+    netloc = host if port in (None, {"http": 80, "https": 443}[scheme]) else f"{host}:{port}"
+    path = _normal_escapes(parts.path)
+    return None if path is None else f"{scheme}://{netloc}{_without_dot_segments(path) or '/'}"
+
+
+def _normal_escapes(path: str) -> str | None:
+    """Return path with escapes of unreserved characters decoded and the others in upper case; None if malformed."""
+    pieces = path.split("%")
+    normal = [pieces[0]]
+    for piece in pieces[1:]:
+        if len(piece) < 2 or not all(c in "0123456789abcdefABCDEF" for c in piece[:2]):
+            return None
+        character = chr(int(piece[:2], 16))
+        normal.append((character if character in _UNRESERVED else "%" + piece[:2].upper()) + piece[2:])
+    return "".join(normal)
+
+
+def _without_dot_segments(path: str) -> str:
+    """Return an absolute path with its "." and ".." segments resolved (RFC 3986 5.2.4)."""
+    segments = path.split("/")
+    kept: list[str] = []
+    for segment in segments:
+        if segment == "..":
+            if len(kept) > 1:  # never above the root: kept[0] is the empty segment before the first "/"
+                kept.pop()
+        elif segment != ".":
+            kept.append(segment)
+    if segments[-1] in (".", ".."):  # "/a/b/.." is "/a/": the last segment was a directory
+        kept.append("")
+    return "/".join(kept)
+
+
+class ReplayStore(Protocol):
+    """Where the jtis of spent proofs are remembered: ReplayCache in this process, or yours, shared (a Redis)."""
+
+    def add(self, jti: str, expires_at: float) -> bool:
+        """Remember jti until expires_at (seconds since 1970); return False if it was there already.
+
+        Returning False also refuses a proof that cannot be remembered: a
+        proof is never accepted unremembered.  authenticate_async awaits what
+        add returns when it is awaitable (an asyncio Redis client's answer).
+        """
+
+
+class ReplayCache:
+    """The jtis of the DPoP proofs this process accepted, each until its proof expires: at most max_size at once.
+
+    Memory stays bounded under any flood: only proofs that pass every other
+    check (signed, fresh, for this request and a valid token bound to their
+    key) are remembered, each for DPOP_PROOF_SECONDS, and when max_size
+    unexpired jtis are held, new proofs are refused until some expire: a
+    replay is never let through to make room.
+    """
+
+    def __init__(self, max_size: int = DPOP_REPLAY_CACHE_SIZE, clock: Callable[[], float] = time.time):
+        self.max_size, self.clock = max_size, clock
+        self._expiry: collections.OrderedDict[str, float] = collections.OrderedDict()  # jti -> until, oldest first
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def add(self, jti: str, expires_at: float) -> bool:
+        """Remember jti until expires_at; return False if it was seen, or the cache is full of unexpired jtis."""
+        now = self.clock()
+        with self._lock:
+            while self._expiry and next(iter(self._expiry.values())) <= now:  # expired ones leave, oldest first
+                self._expiry.popitem(last=False)
+            if self._expiry.get(jti, 0) > now:
+                return False
+            if len(self._expiry) >= self.max_size:
+                logger.warning("DPoP replay cache full (%d jtis): proofs are refused until some expire", self.max_size)
+                return False
+            self._expiry[jti] = expires_at
+            self._expiry.move_to_end(jti)
+            return True
+
+
+# ---------------------------------------------------------------------------
+# 14. Command line: zjwt verify | explain TOKEN --issuer ISS, inspect TOKEN, keys --issuer ISS.
 # The same verifier from a shell (installed as the zjwt command; python -m zjwt
 # and python zjwt.py run it too): exit 0 on success, 1 for a rejection or no
 # usable key, 2 for bad input, with one line on stderr saying why and what next.

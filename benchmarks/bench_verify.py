@@ -19,7 +19,9 @@ signature (what no library can beat), and for the pure-Python backend the raw
 pow() and comparison it cannot avoid.  Peers not installed are skipped.
 The same tokens signed with P-256 (ES256) and Ed25519 (EdDSA) are measured
 against the raw cryptography verify of each, and zjwt's pure-Python ECDSA
-against the pure-Python ecdsa package verifying the same signatures.
+against the pure-Python ecdsa package verifying the same signatures.  Last,
+authenticate with and without DPoP: a bound token with a fresh ES256 proof per
+request (each proof is accepted once) against the raw verify of the proof.
 """
 
 from __future__ import annotations
@@ -67,8 +69,8 @@ def make_issuer(bits: int, kid: str) -> tuple:
     return private, {"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": uint(numbers.n), "e": uint(numbers.e)}
 
 
-def mint(private, kid: str, count: int, first: int = 0, issuer: str = ISSUER, alg: str = "RS256") -> list[str]:
-    """Return count distinct gateway-like tokens valid for an hour, numbered from first."""
+def mint(private, kid: str, count: int, first: int = 0, issuer: str = ISSUER, alg: str = "RS256", **extra) -> list[str]:
+    """Return count distinct gateway-like tokens valid for an hour, numbered from first, with extra claims."""
     header = b64(json.dumps({"alg": alg, "typ": "JWT", "kid": kid}, separators=(",", ":")).encode())
     now = int(time.time())
     tokens = []
@@ -87,6 +89,7 @@ def mint(private, kid: str, count: int, first: int = 0, issuer: str = ISSUER, al
             "org_id": "org_8f7e6d",
             "roles": ["admin", "developer"],
             "metadata": {"plan": "pro", "region": "eu-west-1", "api_key_id": "key_abcdef123456"},
+            **extra,
         }
         signing_input = header + "." + b64(json.dumps(claims, separators=(",", ":")).encode())
         tokens.append(signing_input + "." + b64(signature_of(private, alg, signing_input.encode())))
@@ -342,6 +345,46 @@ def pyjwt_ec_case(private, tokens: list[str]) -> dict:
     return {"PyJWT jwt.decode ES256, pre-built key": cycle(lambda token: decode(token, options=options), tokens)}
 
 
+def dpop_group(private, jwk: dict, tokens: list[str], rounds: int) -> dict:
+    """Return authenticate with and without DPoP: RS256 tokens, and bound ones with a fresh ES256 proof each."""
+    client, client_jwk = ec_issuer("ES256")
+    del client_jwk["kid"]
+    bound = mint(private, "k1", DISTINCT_TOKENS, cnf={"jkt": zjwt.jwk_thumbprint(client_jwk)})
+    count = rounds * 700 + 100  # a proof is accepted once: enough for every batch of every round
+    new_tokens = [(bound[i % len(bound)], dpop_proof(client, client_jwk, bound[i % len(bound)])) for i in range(count)]
+    seen_token = [(bound[0], dpop_proof(client, client_jwk, bound[0])) for _ in range(count)]
+    verifier = zjwt.Verifier(ISSUER, jwks={"keys": [jwk]}, audience=AUDIENCE)
+
+    def dpop(request: tuple[str, str]) -> None:
+        verifier.authenticate("DPoP " + request[0], dpop=request[1], method="GET", url=DPOP_URL)
+
+    def bearer(token: str) -> None:
+        verifier.authenticate("Bearer " + token, method="GET", url=DPOP_URL)
+
+    proofs = [proof for _, proof in new_tokens[:DISTINCT_TOKENS]]
+    return {
+        "floor: cryptography verify, P-256 (a proof)": {
+            "floor: cryptography verify, P-256 (a proof)": ec_floor_case(client, "ES256", proofs),
+            "zjwt authenticate, Bearer, new token": cycle(bearer, tokens),
+            "zjwt authenticate, Bearer, token seen before": lambda n: [bearer(tokens[0]) for _ in range(n)],
+            "zjwt authenticate, DPoP ES256 proof, new token": cycle(dpop, new_tokens),
+            "zjwt authenticate, DPoP ES256 proof, token seen before": cycle(dpop, seen_token),
+        }
+    }
+
+
+DPOP_URL = "https://api.example.com/orders"
+
+
+def dpop_proof(private, jwk: dict, token: str) -> str:
+    """Return a fresh DPoP proof (RFC 9449 4.2) for GET DPOP_URL with token, signed by an ES256 client key."""
+    header = b64(json.dumps({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}, separators=(",", ":")).encode())
+    claims = {"jti": b64(random.randbytes(12)), "htm": "GET", "htu": DPOP_URL, "iat": int(time.time())}
+    claims["ath"] = b64(hashlib.sha256(token.encode()).digest())
+    signing_input = header + "." + b64(json.dumps(claims, separators=(",", ":")).encode())
+    return signing_input + "." + b64(signature_of(private, "ES256", signing_input.encode()))
+
+
 def measure(groups: dict, rounds: int) -> dict:
     """Return {case: (median µs, median ratio to its floor)}; groups map a floor's name to its cases."""
     batch = {}
@@ -414,6 +457,7 @@ def main() -> None:
             "zjwt, cryptography, RSA-4096": cycle(verifier([big_jwk]).verify, big_tokens),
         },
         **ec_groups(),
+        **dpop_group(private, jwk, tokens, args.rounds),
     }
     print(f"Python {sys.version.split()[0]}, {args.rounds} rounds; token {len(tokens[0])} bytes")
     results = measure(groups, args.rounds)
@@ -423,6 +467,11 @@ def main() -> None:
         print(f"| {name:{width}} | {micros:5.1f} | {ratio:7.2f} |")
     twenty, one = results["zjwt, cryptography, 20-key set"][1], results["zjwt, cryptography, new token"][1]
     print(f"\n20-key set / 1-key set: {twenty / one:.3f}")
+    two_floors = (
+        results["floor: cryptography verify, RSA-2048"][0] + results["floor: cryptography verify, P-256 (a proof)"][0]
+    )
+    dpop = results["zjwt authenticate, DPoP ES256 proof, new token"][0]
+    print(f"DPoP request, new token / (RSA-2048 floor + P-256 floor): {dpop / two_floors:.2f}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import zjwt
 verifier = zjwt.Verifier(os.environ["ZJWT_ISSUER"], audience=os.environ.get("ZJWT_AUDIENCE"))
 
 app = Flask(__name__)
-CORS(app, origins=["https://app.example.com"], allow_headers=["Authorization"])
+CORS(app, origins=["https://app.example.com"], allow_headers=["Authorization", "DPoP"])
 
 
 @app.get("/public")

@@ -31,7 +31,7 @@ app = Starlette(
     middleware=[
         # The first is outermost: CORS answers preflights before zjwt sees them, and adds its headers to
         # zjwt's 401s, so a browser script can read why it was refused.
-        Middleware(CORSMiddleware, allow_origins=["https://app.example.com"], allow_headers=["Authorization"]),
+        Middleware(CORSMiddleware, allow_origins=["https://app.example.com"], allow_headers=["Authorization", "DPoP"]),
         Middleware(zjwt.asgi_middleware, verifier=verifier, public_paths=["/public"]),
     ],
 )
