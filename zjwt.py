@@ -3594,7 +3594,6 @@ STEPS = {
         "{age}",
     ),
 }
-RESULTS = ("passed", "failed", "not reached")  # a step's result in the report
 
 
 def _explain(token: str | bytes, chooser: Verifier | Issuers) -> dict[str, Any]:
