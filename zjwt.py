@@ -3616,7 +3616,8 @@ def _explain(token: str | bytes, chooser: Verifier | Issuers) -> dict[str, Any]:
     failed = next(reversed(heard), names[0]) if error is not None else None  # the step the error was raised in
     header, claims = _decoded(token, unverified_header), _decoded(token, unverified_claims)
     key = heard.get("key policy")  # the key found, when the lookup found one
-    facts = {} if verifier is None else _facts(token, verifier, header or {}, claims or {}, key)
+    dates = _dates(claims, time.time() if verifier is None else verifier.clock())
+    facts = {} if verifier is None else _facts(token, verifier, header or {}, claims or {}, key, dates)
     steps = []
     for name in names:
         text = STEPS[name]
@@ -3637,7 +3638,7 @@ def _explain(token: str | bytes, chooser: Verifier | Issuers) -> dict[str, Any]:
         "header": header,
         "claims": claims,
         "claims_verified": "payload" in heard,  # the payload step begins only once the signature has matched
-        "dates": _dates(claims, time.time() if verifier is None else verifier.clock()),
+        "dates": dates,
         "keys": _keys(verifier, key),
     }
 
@@ -3665,10 +3666,14 @@ def _decoded(token: str | bytes, read: Callable[[str | bytes], dict[str, Any]]) 
 
 
 def _facts(
-    token: str | bytes, verifier: Verifier, header: dict[str, Any], claims: dict[str, Any], key: object
+    token: str | bytes,
+    verifier: Verifier,
+    header: dict[str, Any],
+    claims: dict[str, Any],
+    key: object,
+    dates: dict[str, dict[str, Any]],
 ) -> dict[str, str]:
     """Return the words of passed steps' details (see StepText.passed); what comes from the token is escaped."""
-    dates = _dates(claims, verifier.clock())
     rules = verifier.rules
     aud = claims.get("aud")
     auds = aud if isinstance(aud, list) else [aud]
